@@ -1,0 +1,1 @@
+"""Deep active learning on realistic unlabeled pools (Kim, Kim & Hwang)."""

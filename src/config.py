@@ -1,0 +1,175 @@
+"""params.yaml -> frozen dataclasses, one per section.
+
+Every key is required and every key must be known: a misspelt or missing key is an error
+that names the file, the section and the valid keys. Values are type-checked (YAML reads
+`1e-3` as a string; float fields accept it).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from src.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    raw_dir: str  # folder laid out as MNIST/raw/*-ubyte and notMNIST/*-images-idx3-ubyte.gz
+    source: str  # auto: local files if complete, else download; local; download
+    check_counts: bool  # MNIST must have the official 60,000 / 10,000 images
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    seed: int
+    channels: int  # base width; 2x at 14x14, 4x at 7x7
+    z_top: int  # latent channels of the top group (7x7)
+    z_bottom: int  # latent channels of the bottom group (14x14)
+    epochs: int
+    batch_size: int
+    lr: float
+    kl_warmup_steps: int  # KL weight rises linearly from 0 to 1 over these steps
+    grad_clip: float
+    train_subset: Optional[int]  # null = all 60,000 MNIST train images
+    recon_images: int  # test images shown in the reconstruction PNG
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    seed: int
+    members: int
+    archs: list  # cycled over members; names in src.generate.classifiers.ARCHS
+    epochs: int
+    batch_size: int
+    lr: float
+    train_subset: Optional[int]  # images per member, a different random draw each; null = all
+    min_accuracy: Optional[float]  # warn (and flag in metrics) when a member is below this
+
+
+@dataclass(frozen=True)
+class AmbiguousConfig:
+    seed: int
+    count: int  # ambiguous images to keep
+    mix: float  # weight of the first image's latents (paper: 0.7, i.e. 7:3)
+    min_distinct: int  # keep iff min_distinct <= distinct ensemble votes <= max_distinct
+    max_distinct: int
+    batch_size: int  # candidate pairs per generation batch
+    max_candidates: int  # give up (with an error) after this many candidates
+    grid_images: int  # images in the Figure-2-like grid
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    seed: int
+    n_id: Optional[int]  # MNIST train images in the pool; null = all 60,000
+    n_ambiguous: Optional[int]  # null = every generated ambiguous image
+    n_ood: int  # notMNIST requested; min(requested, available) is used and recorded
+    grid_images: int  # images per category sample grid
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataConfig
+    vae: VAEConfig
+    ensemble: EnsembleConfig
+    ambiguous: AmbiguousConfig
+    pool: PoolConfig
+
+
+CHOICES = {("data", "source"): ("auto", "local", "download")}
+
+
+def _unknown(where: str, key: str, valid: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return ConfigError(f"{where}: unknown key '{key}'.{hint} Valid keys: {', '.join(valid)}.")
+
+
+def _coerce(where: str, value, annotation):
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union:  # Optional[X]
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)][0]
+        return None if value is None else _coerce(where, value, inner)
+    if annotation is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}.")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}.") from None
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}.")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}.")
+        return value
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}.")
+        return value
+    if annotation is list:
+        if not isinstance(value, list) or not value:
+            raise ConfigError(f"{where}: expected a non-empty list, got {value!r}.")
+        return list(value)
+    raise AssertionError(f"unsupported annotation {annotation}")
+
+
+def _build(cls, raw, where: str):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {type(raw).__name__}.")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in raw:
+        if key not in names:
+            raise _unknown(where, str(key), names)
+    missing = [n for n in names if n not in raw]
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}. "
+                          f"Copy them from params.yaml or configs/paper-mixmnist.yaml.")
+    values = {}
+    for name in names:
+        sub = f"{where}.{name}"
+        if dataclasses.is_dataclass(hints[name]):
+            values[name] = _build(hints[name], raw[name], sub)
+        else:
+            values[name] = _coerce(sub, raw[name], hints[name])
+    return cls(**values)
+
+
+def _check_choices(params: Params, path: str) -> None:
+    for (section, key), allowed in CHOICES.items():
+        value = getattr(getattr(params, section), key)
+        if value not in allowed:
+            raise ConfigError(f"{path}: {section}.{key} = {value!r} is not one of {', '.join(allowed)}.")
+
+
+def load(path: str | Path = "params.yaml") -> Params:
+    """Read and validate a whole params file."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: params file not found. Run from the repository root, "
+                          f"or copy configs/paper-mixmnist.yaml to params.yaml.")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    params = _build(Params, raw or {}, str(path))
+    _check_choices(params, str(path))
+    return params
+
+
+def to_dict(section) -> dict:
+    return dataclasses.asdict(section)
+
+
+def dumps(section) -> str:
+    return json.dumps(to_dict(section), indent=2, sort_keys=True)

@@ -1,0 +1,81 @@
+"""Assemble the unlabeled pool (DESIGN.md section 5) and its Table-1 statistics.
+
+pool.npz: images uint8 (N,28,28); category int8 (0 iD, 1 ambiguous, 2 OoD); label int16
+(digit for iD, -1 otherwise); source <U16 short dataset name; source_index int32 (row in
+that source). Rows are shuffled with pool.seed so no strategy can exploit the order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from src.config import PoolConfig
+from src.errors import DataError
+from src.seeding import rng
+
+ID, AMBIGUOUS, OOD = 0, 1, 2
+CATEGORY_NAMES = {ID: "id", AMBIGUOUS: "ambiguous", OOD: "ood"}
+SOURCES = {ID: "mnist", AMBIGUOUS: "vae-mnist", OOD: "notmnist"}
+
+
+def _take(n_available: int, requested: int | None, gen: np.random.Generator, what: str) -> np.ndarray:
+    """Indices of a random subset of size min(requested, available) (all when requested is None)."""
+    if requested is not None and requested < 0:
+        raise DataError(f"params.yaml: pool.{what} = {requested} must be >= 0 or null.")
+    n = n_available if requested is None else min(requested, n_available)
+    return np.sort(gen.choice(n_available, n, replace=False))
+
+
+def build_pool(mnist: dict, ambiguous: dict, notmnist: dict, cfg: PoolConfig) -> tuple[dict, dict, dict]:
+    """Returns (pool arrays, test arrays, stats)."""
+    gen = rng(cfg.seed, "pool")
+    parts = []
+    requested = {"id": cfg.n_id, "ambiguous": cfg.n_ambiguous, "ood": cfg.n_ood}
+    available = {"id": len(mnist["train_images"]), "ambiguous": len(ambiguous["images"]),
+                 "ood": len(notmnist["images"])}
+    for cat, images, labels in ((ID, mnist["train_images"], mnist["train_labels"]),
+                                (AMBIGUOUS, ambiguous["images"], None),
+                                (OOD, notmnist["images"], None)):
+        name = CATEGORY_NAMES[cat]
+        idx = _take(len(images), requested[name], gen, f"n_{name}")
+        lab = labels[idx].astype(np.int16) if labels is not None else np.full(len(idx), -1, np.int16)
+        parts.append((images[idx], np.full(len(idx), cat, np.int8), lab,
+                      np.full(len(idx), SOURCES[cat], dtype="<U16"), idx.astype(np.int32)))
+    images, category, label, source, source_index = (np.concatenate(x) for x in zip(*parts))
+    order = gen.permutation(len(images))
+    pool = {"images": images[order], "category": category[order], "label": label[order],
+            "source": source[order], "source_index": source_index[order]}
+    test = {"images": mnist["test_images"].astype(np.uint8),
+            "labels": mnist["test_labels"].astype(np.int16)}
+    check_pool(pool)
+    return pool, test, pool_stats(pool, test, requested, available)
+
+
+def check_pool(pool: dict) -> None:
+    """The contract every later stage relies on; raises DataError on a violation."""
+    n = len(pool["images"])
+    for key, dtype in (("images", np.uint8), ("category", np.int8), ("label", np.int16)):
+        if pool[key].dtype != dtype:
+            raise DataError(f"pool: '{key}' must be {np.dtype(dtype)}, is {pool[key].dtype}.")
+    if any(len(pool[k]) != n for k in ("category", "label", "source", "source_index")):
+        raise DataError("pool: arrays have different lengths.")
+    if not np.isin(pool["category"], list(CATEGORY_NAMES)).all():
+        raise DataError("pool: category must be 0 (iD), 1 (ambiguous) or 2 (OoD).")
+    is_id = pool["category"] == ID
+    if (pool["label"][~is_id] != -1).any() or ((pool["label"][is_id] < 0) | (pool["label"][is_id] > 9)).any():
+        raise DataError("pool: label must be a digit for iD rows and -1 for the others.")
+
+
+def pool_stats(pool: dict, test: dict, requested: dict, available: dict) -> dict:
+    """Table 1 (counts per category and source), computed from the arrays themselves."""
+    by_cat = {CATEGORY_NAMES[c]: int((pool["category"] == c).sum()) for c in CATEGORY_NAMES}
+    sources, counts = np.unique(pool["source"], return_counts=True)
+    return {
+        "pool_size": int(len(pool["images"])),
+        "by_category": by_cat,
+        "by_source": {str(s): int(c) for s, c in zip(sources, counts)},
+        "requested": requested,
+        "available": available,
+        "test_size": int(len(test["images"])),
+        "id_label_counts": {str(k): int(v) for k, v in
+                            zip(*np.unique(pool["label"][pool["category"] == ID], return_counts=True))},
+    }

@@ -1,0 +1,42 @@
+"""Check the built MixMNIST pool against its contract: `python -m src.data.verify`.
+
+Counts in stats.json equal the arrays; every ambiguous image carries one vote per ensemble
+member with 2-3 distinct classes; pool rows point at the right source images.
+"""
+import json
+import sys
+
+import numpy as np
+
+from src import config, paths
+from src.data.pool import AMBIGUOUS, CATEGORY_NAMES, check_pool
+from src.errors import DataError, UserError
+from src.generate.ambiguous import distinct_votes
+from src.io import load_npz
+
+
+def verify(params_path: str = "params.yaml") -> dict:
+    cfg = config.load(params_path).ambiguous
+    min_distinct, max_distinct = cfg.min_distinct, cfg.max_distinct
+    pool, amb = load_npz(paths.POOL_NPZ), load_npz(paths.AMBIGUOUS_NPZ)
+    stats = json.loads(paths.STATS_JSON.read_text())
+    check_pool(pool)
+    counts = {name: int((pool["category"] == c).sum()) for c, name in CATEGORY_NAMES.items()}
+    if counts != stats["by_category"] or len(pool["images"]) != stats["pool_size"]:
+        raise DataError(f"{paths.STATS_JSON}: {stats['by_category']} disagrees with the pool arrays {counts}.")
+    d = distinct_votes(amb["votes"].T)
+    if len(amb["votes"]) != len(amb["images"]) or not ((d >= min_distinct) & (d <= max_distinct)).all():
+        raise DataError(f"{paths.AMBIGUOUS_NPZ}: some images lack {min_distinct}-{max_distinct} distinct votes.")
+    rows = np.flatnonzero(pool["category"] == AMBIGUOUS)
+    if not np.array_equal(pool["images"][rows], amb["images"][pool["source_index"][rows]]):
+        raise DataError(f"{paths.POOL_NPZ}: ambiguous rows do not match {paths.AMBIGUOUS_NPZ}.")
+    return {"pool": counts, "ambiguous_votes_per_image": int(amb["votes"].shape[1]),
+            "distinct_votes": {str(k): int((d == k).sum()) for k in np.unique(d)}}
+
+
+if __name__ == "__main__":
+    try:
+        print(json.dumps(verify(), indent=2))
+    except (UserError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

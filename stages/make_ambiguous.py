@@ -1,0 +1,34 @@
+"""Stage make_ambiguous: 7:3 latent mixes of MNIST pairs kept iff the ensemble gives 2-3 classes."""
+from src import config, paths
+from src.io import load_npz, save_json, save_npz
+
+
+def main(params_path: str = "params.yaml") -> None:
+    cfg = config.load(params_path).ambiguous
+    import torch
+
+    from src.generate.ambiguous import generate, vote_caption
+    from src.generate.classifiers import load_ensemble
+    from src.generate.vae import HierarchicalVAE
+    from src.report.grids import image_grid
+
+    vae_state = torch.load(paths.VAE_PT, weights_only=True)
+    vc = vae_state["config"]
+    vae = HierarchicalVAE(vc["channels"], vc["z_top"], vc["z_bottom"])
+    vae.load_state_dict(vae_state["state_dict"])
+    ensemble = load_ensemble(torch.load(paths.ENSEMBLE_PT, weights_only=True))
+    mnist = load_npz(paths.MNIST_NPZ)
+    arrays, stats = generate(vae, ensemble, mnist["train_images"], cfg)
+    shown = slice(0, cfg.grid_images)
+    image_grid(paths.AMBIGUOUS_PNG, arrays["images"][shown],
+               captions=[vote_caption(v) for v in arrays["votes"][shown]],
+               title=f"Generated ambiguous images ({cfg.mix:g}:{1 - cfg.mix:g} latent mix); "
+                     f"caption = class:votes of the {stats['members']} classifiers")
+    save_npz(paths.AMBIGUOUS_NPZ, **arrays)
+    save_json(paths.AMBIGUOUS_METRICS, stats)
+
+
+if __name__ == "__main__":
+    from stages._cli import run
+
+    run(main, __doc__)

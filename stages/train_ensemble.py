@@ -1,0 +1,20 @@
+"""Stage train_ensemble: ten differing MNIST classifiers -> weights and each one's test accuracy."""
+from src import config, paths
+from src.io import load_npz, save_json, save_torch
+
+
+def main(params_path: str = "params.yaml") -> None:
+    cfg = config.load(params_path).ensemble
+    from src.generate.classifiers import member_archs, state_of, train_ensemble
+
+    member_archs(cfg)  # unknown architecture names fail before the data is read
+    mnist = load_npz(paths.MNIST_NPZ)
+    models, archs, metrics = train_ensemble(mnist, cfg)
+    save_torch(paths.ENSEMBLE_PT, {"config": config.to_dict(cfg), **state_of(models, archs)})
+    save_json(paths.ENSEMBLE_METRICS, metrics)
+
+
+if __name__ == "__main__":
+    from stages._cli import run
+
+    run(main, __doc__)

@@ -1,0 +1,56 @@
+"""Tiny synthetic raw data in the exact on-disk layout, and a tiny params file."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from src.data.idx import write_idx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """28x28 uint8 images whose class k is a bright bar at row band k, plus noise."""
+    g = np.random.default_rng(seed)
+    labels = g.integers(0, 10, n).astype(np.uint8)
+    images = g.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+    for i, k in enumerate(labels):
+        images[i, 2 + 2 * k: 4 + 2 * k, 4:24] = 255
+    return images, labels
+
+
+def make_raw(root: Path, n_train=240, n_test=80, n_notmnist=60) -> Path:
+    mnist = root / "MNIST" / "raw"
+    tr_x, tr_y = synthetic_digits(n_train, 1)
+    te_x, te_y = synthetic_digits(n_test, 2)
+    write_idx(mnist / "train-images-idx3-ubyte", tr_x)
+    write_idx(mnist / "train-labels-idx1-ubyte", tr_y)
+    write_idx(mnist / "t10k-images-idx3-ubyte", te_x)
+    write_idx(mnist / "t10k-labels-idx1-ubyte", te_y)
+    g = np.random.default_rng(3)
+    letters = g.integers(0, 256, (n_notmnist, 28, 28)).astype(np.uint8)
+    write_idx(root / "notMNIST" / "t10k-images-idx3-ubyte.gz", letters)
+    write_idx(root / "notMNIST" / "t10k-labels-idx1-ubyte.gz", g.integers(0, 10, n_notmnist).astype(np.uint8))
+    return root
+
+
+def tiny_params(raw_dir: str = "data/raw") -> dict:
+    """The quick profile, shrunk to seconds; keys come from params.yaml so they cannot drift."""
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())
+    p["data"].update(raw_dir=raw_dir, source="local", check_counts=False)
+    p["vae"].update(channels=4, z_top=2, z_bottom=2, epochs=4, batch_size=16, train_subset=None,
+                    kl_warmup_steps=20, recon_images=8)
+    p["ensemble"].update(epochs=1, batch_size=16, train_subset=None, members=10)
+    p["ambiguous"].update(count=6, batch_size=200, max_candidates=20000, grid_images=6)
+    p["pool"].update(n_id=100, n_ambiguous=None, n_ood=1000, grid_images=8)
+    return p
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A fresh project-like working directory with tiny raw data and params.yaml; cwd is set to it."""
+    make_raw(tmp_path / "data" / "raw")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

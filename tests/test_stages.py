@@ -1,0 +1,108 @@
+"""Every stage run in-process, in order, on tiny synthetic raw data; then bad inputs."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from src import paths
+from src.data.pool import check_pool
+from src.data.verify import verify
+from src.generate.ambiguous import distinct_votes
+from src.io import load_npz
+from stages import build_pool, fetch_data, make_ambiguous, train_ensemble, train_vae
+from stages._cli import run
+
+ORDER = [fetch_data, train_vae, train_ensemble, make_ambiguous, build_pool]
+
+
+def run_stage(module) -> int:
+    try:
+        run(module.main, "", argv=[])
+    except SystemExit as exc:
+        return exc.code
+    return 0
+
+
+def outputs(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if p.is_file() and not str(p.relative_to(root)).startswith(("data/raw", "params")))
+
+
+def test_all_stages_in_order(workdir):
+    for module in ORDER:
+        assert run_stage(module) == 0, module.__name__
+    manifest = json.loads(paths.RAW_MANIFEST.read_text())
+    assert manifest["mnist"]["counts"] == {"train": 240, "test": 80}
+    vae = json.loads(paths.VAE_METRICS.read_text())
+    assert np.isfinite(vae["test_neg_elbo_nats"]) and vae["test_bits_per_dim"] > 0
+    ens = json.loads(paths.ENSEMBLE_METRICS.read_text())
+    assert len(ens["members"]) == 10 and {m["arch"] for m in ens["members"]} == {"cnn", "lenet", "mlp"}
+    assert len(torch.load(paths.ENSEMBLE_PT, weights_only=True)["state_dicts"]) == 10
+    amb = load_npz(paths.AMBIGUOUS_NPZ)
+    assert amb["images"].shape == (6, 28, 28) and amb["votes"].shape == (6, 10)
+    assert set(distinct_votes(amb["votes"].T).tolist()) <= {2, 3}
+    stats = json.loads(paths.AMBIGUOUS_METRICS.read_text())
+    assert stats["kept"] == 6 and 0 < stats["acceptance_rate"] <= 1
+    assert sum(stats["vote_patterns_kept"].values()) == 6
+    pool = load_npz(paths.POOL_NPZ)
+    check_pool(pool)
+    table1 = json.loads(paths.STATS_JSON.read_text())
+    for code, name in enumerate(["id", "ambiguous", "ood"]):
+        assert table1["by_category"][name] == int((pool["category"] == code).sum())
+    assert table1["by_category"] == {"id": 100, "ambiguous": 6, "ood": 60}  # ood: min(1000, 60)
+    assert verify()["pool"] == table1["by_category"]
+    for png in (paths.VAE_RECON_PNG, paths.AMBIGUOUS_PNG, paths.pool_grid_png("ood")):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(Path(".").rglob("*.tmp"))
+
+
+def test_same_params_same_numbers(workdir):
+    assert run_stage(fetch_data) == 0
+    results = []
+    for _ in range(2):
+        assert run_stage(train_vae) == 0
+        results.append(json.loads(paths.VAE_METRICS.read_text())["test_neg_elbo_nats"])
+    assert results[0] == results[1]
+
+
+def test_missing_raw_file(workdir, capsys):
+    (workdir / "data/raw/MNIST/raw/train-labels-idx1-ubyte").unlink()
+    assert run_stage(fetch_data) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "train-labels-idx1-ubyte" in err and "Traceback" not in err
+    assert outputs(workdir) == []
+
+
+def test_corrupt_idx_header(workdir, capsys):
+    path = workdir / "data/raw/MNIST/raw/t10k-images-idx3-ubyte"
+    data = bytearray(path.read_bytes())
+    data[0:4] = b"\x12\x34\x08\x03"
+    path.write_bytes(bytes(data))
+    assert run_stage(fetch_data) == 2
+    err = capsys.readouterr().err
+    assert "t10k-images-idx3-ubyte: not an IDX file" in err
+    assert outputs(workdir) == []
+
+
+@pytest.mark.parametrize("module", ORDER)
+def test_unknown_params_key(workdir, capsys, module):
+    p = yaml.safe_load(Path("params.yaml").read_text())
+    p["ensemble"]["member"] = 3
+    Path("params.yaml").write_text(yaml.safe_dump(p))
+    assert run_stage(module) == 2
+    assert "unknown key 'member'" in capsys.readouterr().err
+    assert outputs(workdir) == []
+
+
+def test_ambiguous_gives_up_with_advice(workdir, capsys):
+    for module in ORDER[:3]:
+        assert run_stage(module) == 0
+    p = yaml.safe_load(Path("params.yaml").read_text())
+    p["ambiguous"].update(min_distinct=10, max_distinct=10, max_candidates=400)
+    Path("params.yaml").write_text(yaml.safe_dump(p))
+    assert run_stage(make_ambiguous) == 2
+    assert "max_candidates" in capsys.readouterr().err
+    assert not paths.AMBIGUOUS_NPZ.exists()
