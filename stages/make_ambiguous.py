@@ -7,6 +7,7 @@ def main(params_path: str = "params.yaml") -> None:
     cfg = config.load(params_path).ambiguous
     import torch
 
+    from src.device import get_device
     from src.generate.ambiguous import generate, vote_caption
     from src.generate.classifiers import load_ensemble
     from src.generate.vae import HierarchicalVAE
@@ -16,6 +17,7 @@ def main(params_path: str = "params.yaml") -> None:
     vc = vae_state["config"]
     vae = HierarchicalVAE(vc["channels"], vc["z_top"], vc["z_bottom"])
     vae.load_state_dict(vae_state["state_dict"])
+    vae.to(get_device())
     ensemble = load_ensemble(torch.load(paths.ENSEMBLE_PT, weights_only=True))
     mnist = load_npz(paths.MNIST_NPZ)
     arrays, stats = generate(vae, ensemble, mnist["train_images"], cfg)

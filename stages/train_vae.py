@@ -2,6 +2,7 @@
 import numpy as np
 
 from src import config, paths
+from src.device import cpu_state
 from src.io import load_npz, save_json, save_torch
 
 
@@ -15,7 +16,7 @@ def main(params_path: str = "params.yaml") -> None:
     metrics = {**evaluate_elbo(model, mnist["test_images"], cfg.seed), **train_info}
     shown = mnist["test_images"][: cfg.recon_images]
     pairs = np.stack([shown, reconstruct(model, shown)], 1).reshape(-1, 28, 28)
-    save_torch(paths.VAE_PT, {"config": config.to_dict(cfg), "state_dict": model.state_dict()})
+    save_torch(paths.VAE_PT, {"config": config.to_dict(cfg), "state_dict": cpu_state(model)})
     save_json(paths.VAE_METRICS, metrics)
     image_grid(paths.VAE_RECON_PNG, pairs, cols=16,
                title=f"MNIST test (left) / reconstruction (right); test -ELBO "

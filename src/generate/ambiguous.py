@@ -57,6 +57,7 @@ def generate(vae: HierarchicalVAE, ensemble: list, train_u8: np.ndarray, cfg: Am
     if not 1 <= cfg.min_distinct <= cfg.max_distinct:
         raise UserError("params.yaml: need 1 <= ambiguous.min_distinct <= ambiguous.max_distinct.")
     vae.eval()
+    device = next(vae.parameters()).device
     pairs_rng = rng(cfg.seed, "ambiguous-pairs")
     kept_img, kept_votes, kept_pairs = [], [], []
     n_kept = n_seen = 0
@@ -69,8 +70,8 @@ def generate(vae: HierarchicalVAE, ensemble: list, train_u8: np.ndarray, cfg: Am
                 f"the VAE/ensemble longer (vae.epochs, ensemble.epochs).")
         b = min(cfg.batch_size, cfg.max_candidates - n_seen)
         pairs = pairs_rng.integers(0, len(train_u8), size=(b, 2))
-        za = vae.encode(to_unit(train_u8[pairs[:, 0]]))
-        zb = vae.encode(to_unit(train_u8[pairs[:, 1]]))
+        za = vae.encode(to_unit(train_u8[pairs[:, 0]]).to(device))
+        zb = vae.encode(to_unit(train_u8[pairs[:, 1]]).to(device))
         images = to_uint8(vae.decode(*mix_latents(za, zb, cfg.mix)))
         votes = predict(ensemble, images)
         d_hist.update(distinct_votes(votes).tolist())

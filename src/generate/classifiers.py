@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from src.config import EnsembleConfig
+from src.device import cpu_state, get_device
 from src.errors import ConfigError
 from src.log import log
 from src.seeding import rng, seed_everything
@@ -69,7 +70,8 @@ def train_member(arch: str, images: np.ndarray, labels: np.ndarray, cfg: Ensembl
         pick = order.choice(len(images), cfg.train_subset, replace=False)
         images, labels = images[pick], labels[pick]
     x, y = normalise(images), torch.as_tensor(labels, dtype=torch.long)
-    model = build(arch)
+    device = get_device()
+    model = build(arch).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     steps = max(1, int(np.ceil(len(x) / cfg.batch_size)))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps)
@@ -78,7 +80,7 @@ def train_member(arch: str, images: np.ndarray, labels: np.ndarray, cfg: Ensembl
         perm = torch.from_numpy(order.permutation(len(x)))
         for b in range(steps):
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss = F.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -93,8 +95,9 @@ def predict(models: list[nn.Module], images_u8, batch_size: int = 2000) -> np.nd
     out = np.empty((len(models), len(x)), dtype=np.int64)
     for m, model in enumerate(models):
         model.eval()
+        device = next(model.parameters()).device
         for s in range(0, len(x), batch_size):
-            out[m, s:s + batch_size] = model(x[s:s + batch_size]).argmax(1).numpy()
+            out[m, s:s + batch_size] = model(x[s:s + batch_size].to(device)).argmax(1).cpu().numpy()
     return out
 
 
@@ -108,7 +111,7 @@ def train_ensemble(mnist: dict, cfg: EnsembleConfig) -> tuple[list[nn.Module], l
         secs = time.perf_counter() - t0
         log(f"ensemble member {i + 1}/{len(archs)} ({arch}): test accuracy {acc:.4f} ({secs:.1f}s)")
         models.append(model)
-        members.append({"member": i, "arch": arch, "test_accuracy": round(acc, 5), "seconds": round(secs, 1)})
+        members.append({"member": i, "arch": arch, "test_accuracy": round(acc, 5)})
     accs = [m["test_accuracy"] for m in members]
     metrics = {"min_test_accuracy": min(accs), "mean_test_accuracy": round(float(np.mean(accs)), 5),
                "max_test_accuracy": max(accs), "members": members}
@@ -122,7 +125,7 @@ def train_ensemble(mnist: dict, cfg: EnsembleConfig) -> tuple[list[nn.Module], l
 
 
 def state_of(models: list[nn.Module], archs: list[str]) -> dict:
-    return {"archs": archs, "state_dicts": [m.state_dict() for m in models]}
+    return {"archs": archs, "state_dicts": [cpu_state(m) for m in models]}
 
 
 def load_ensemble(state: dict) -> list[nn.Module]:
@@ -130,5 +133,5 @@ def load_ensemble(state: dict) -> list[nn.Module]:
     for arch, sd in zip(state["archs"], state["state_dicts"]):
         model = build(arch)
         model.load_state_dict(sd)
-        models.append(model.eval())
+        models.append(model.to(get_device()).eval())
     return models

@@ -92,7 +92,7 @@ class HierarchicalVAE(nn.Module):
     def _sample(mu, ls, generator):
         if generator is None:
             return mu
-        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
         return mu + torch.exp(ls) * eps
 
     # -- public

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from src.config import VAEConfig
+from src.device import get_device
 from src.generate.vae import HierarchicalVAE, bits_per_dim, negative_elbo
 from src.log import log
 from src.seeding import rng, seed_everything, torch_generator
@@ -34,7 +35,8 @@ def train_vae(train_u8: np.ndarray, cfg: VAEConfig) -> tuple[HierarchicalVAE, di
         train_u8 = train_u8[order_rng.choice(len(train_u8), min(cfg.train_subset, len(train_u8)),
                                              replace=False)]
     data = to_unit(train_u8)
-    model = build_vae(cfg)
+    device = get_device()
+    model = build_vae(cfg).to(device)
     opt = torch.optim.Adamax(model.parameters(), lr=cfg.lr)  # NVAE trains with Adamax
     steps_per_epoch = max(1, int(np.ceil(len(data) / cfg.batch_size)))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps_per_epoch)
@@ -45,7 +47,7 @@ def train_vae(train_u8: np.ndarray, cfg: VAEConfig) -> tuple[HierarchicalVAE, di
         total = 0.0
         for b in range(steps_per_epoch):
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            x = binarize(data[idx], noise)
+            x = binarize(data[idx], noise).to(device)
             kl_weight = min(1.0, (step + 1) / max(1, cfg.kl_warmup_steps))
             loss, _, _ = negative_elbo(model, x, noise, kl_weight)
             opt.zero_grad(set_to_none=True)
@@ -61,7 +63,8 @@ def train_vae(train_u8: np.ndarray, cfg: VAEConfig) -> tuple[HierarchicalVAE, di
         history.append(total / len(data))
         log(f"vae epoch {epoch + 1}/{cfg.epochs}: train loss {history[-1]:.2f} nats")
     model.eval()
-    return model, {"train_seconds": round(time.perf_counter() - t0, 1), "train_images": len(data),
+    log(f"vae trained in {time.perf_counter() - t0:.1f}s")
+    return model, {"train_images": len(data),
                    "train_loss_per_epoch": [round(h, 3) for h in history]}
 
 
@@ -70,10 +73,11 @@ def evaluate_elbo(model: HierarchicalVAE, test_u8: np.ndarray, seed: int, batch_
     """Single-sample test ELBO on a fixed (seeded) binarisation of the test images."""
     model.eval()
     noise = torch_generator(seed, "vae-test")
+    device = next(model.parameters()).device
     data = to_unit(test_u8)
     nll = kl = 0.0
     for start in range(0, len(data), batch_size):
-        x = binarize(data[start:start + batch_size], noise)
+        x = binarize(data[start:start + batch_size], noise).to(device)
         _, n, k = negative_elbo(model, x, noise)
         nll += n.sum().item()
         kl += k.sum().item()
@@ -87,10 +91,10 @@ def evaluate_elbo(model: HierarchicalVAE, test_u8: np.ndarray, seed: int, batch_
 @torch.no_grad()
 def reconstruct(model: HierarchicalVAE, images_u8: np.ndarray) -> np.ndarray:
     """Decode the posterior means: uint8 (N, 28, 28)."""
-    x = to_unit(images_u8)
+    x = to_unit(images_u8).to(next(model.parameters()).device)
     return to_uint8(model.decode(*model.encode(x)))
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """(N, 1, 28, 28) in [0, 1] -> uint8 (N, 28, 28), rounded."""
-    return (x.squeeze(1).clamp(0, 1) * 255.0).round().to(torch.uint8).numpy()
+    return (x.squeeze(1).clamp(0, 1) * 255.0).round().to(torch.uint8).cpu().numpy()
