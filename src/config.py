@@ -75,12 +75,40 @@ class PoolConfig:
 
 
 @dataclass(frozen=True)
+class ActiveConfig:
+    num_classes: int  # K; the auxiliary non-iD class is K
+    init_id: int  # stage 0: labeled iD samples (paper: 100)
+    per_round_id: int  # minimum iD samples acquired per round (paper: 10)
+    costs: dict  # cost of examining one sample per category: {id, ambiguous, ood}
+    non_id_ratio: float  # training keeps <= ratio * (labeled iD / K) labeled non-iD samples
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    width: int  # channels of the first conv layer (x2, x4 after)
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    milestones: list  # epochs at which lr is multiplied by gamma
+    gamma: float
+    grad_clip: float
+    label_smoothing: float
+    eval_batch_size: int
+
+
+@dataclass(frozen=True)
 class Params:
+    seed: int  # active-learning seed: initial draw, training, tie-breaks (data stages have their own)
+    strategy: str  # acquisition strategy, a key of src.active.strategies.REGISTRY
     data: DataConfig
     vae: VAEConfig
     ensemble: EnsembleConfig
     ambiguous: AmbiguousConfig
     pool: PoolConfig
+    active: ActiveConfig
+    classifier: ClassifierConfig
+    rounds: dict  # round name -> {prev: name of the state it continues from}; first prev is r00
 
 
 CHOICES = {("data", "source"): ("auto", "local", "download")}
@@ -116,6 +144,10 @@ def _coerce(where: str, value, annotation):
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}.")
         return value
+    if annotation is dict:
+        if not isinstance(value, dict) or not value:
+            raise ConfigError(f"{where}: expected a non-empty mapping, got {value!r}.")
+        return dict(value)
     if annotation is list:
         if not isinstance(value, list) or not value:
             raise ConfigError(f"{where}: expected a non-empty list, got {value!r}.")
@@ -145,7 +177,34 @@ def _build(cls, raw, where: str):
     return cls(**values)
 
 
+INITIAL_STATE = "r00"
+COST_KEYS = ("id", "ambiguous", "ood")
+
+
+def check_rounds(rounds: dict, where: str) -> None:
+    """Rounds must form one chain r00 -> first -> ... -> last, each naming its predecessor."""
+    expected_prev = INITIAL_STATE
+    for name, spec in rounds.items():
+        if not isinstance(spec, dict) or set(spec) != {"prev"}:
+            raise ConfigError(f"{where}.rounds.{name}: expected {{prev: <previous round>}}, got {spec!r}.")
+        if name == INITIAL_STATE:
+            raise ConfigError(f"{where}.rounds: '{INITIAL_STATE}' is the initial state, not a round.")
+        if spec["prev"] != expected_prev:
+            raise ConfigError(
+                f"{where}.rounds.{name}: prev is '{spec['prev']}' but the round before it is "
+                f"'{expected_prev}'. The chain must be {INITIAL_STATE} -> first round -> ... in "
+                f"order; fix the prev entries (each round continues from the one listed above it).")
+        expected_prev = name
+
+
 def _check_choices(params: Params, path: str) -> None:
+    from src.active.strategies import get as get_strategy
+
+    get_strategy(params.strategy)  # a misspelt name lists the valid ones
+    check_rounds(params.rounds, path)
+    if set(params.active.costs) != set(COST_KEYS):
+        raise ConfigError(f"{path}: active.costs must have exactly the keys {', '.join(COST_KEYS)}; "
+                          f"got {', '.join(map(str, params.active.costs))}.")
     for (section, key), allowed in CHOICES.items():
         value = getattr(getattr(params, section), key)
         if value not in allowed:

@@ -29,13 +29,18 @@ def save_npz(path, **arrays) -> Path:
     return _atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
-def load_npz(path) -> dict:
+def load_npz(path, keys=None) -> dict:
+    """All arrays of an .npz, or only `keys` (members are decompressed only when read)."""
     with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}
+        return {k: f[k] for k in (f.files if keys is None else keys)}
 
 
 def save_json(path, obj) -> Path:
     text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
+    return _atomic(path, lambda fh: fh.write(text.encode()))
+
+
+def save_text(path, text: str) -> Path:
     return _atomic(path, lambda fh: fh.write(text.encode()))
 
 

@@ -37,3 +37,30 @@ STATS_JSON = PREPARED / "stats.json"
 
 def pool_grid_png(category: str) -> Path:
     return PLOTS / f"pool_{category}.png"
+
+# active-learning rounds (one file per round; r00 is the stage-0 state)
+RUNS = Path("runs")
+SUMMARY = METRICS / "summary.json"
+CURVE_CSV = PLOTS / "curve.csv"
+CURVE_PNG = PLOTS / "curve.png"
+ROUNDS_CSV = PLOTS / "rounds.csv"
+
+
+def state(round_name: str) -> Path:
+    return RUNS / "state" / f"{round_name}.npz"
+
+
+def model(round_name: str) -> Path:
+    return RUNS / "models" / f"{round_name}.pt"
+
+
+def outputs(round_name: str) -> Path:
+    return RUNS / "outputs" / f"{round_name}.npz"
+
+
+def candidates(round_name: str) -> Path:
+    return RUNS / "candidates" / f"{round_name}.npz"
+
+
+def round_metrics(round_name: str, part: str) -> Path:
+    return RUNS / "metrics" / f"{round_name}_{part}.json"

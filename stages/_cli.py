@@ -1,16 +1,23 @@
-"""Shared entry point for stage scripts: parse --params, run, turn UserError into a clean exit."""
+"""Shared entry point for stage scripts: parse arguments, run, turn UserError into a clean exit."""
 import argparse
+import inspect
 import sys
 
 from src.errors import UserError
 
 
 def run(main, description: str, argv=None) -> None:
+    """Calls main(params_path, [round_name], [prev]) - the round arguments only if main takes them."""
+    wanted = inspect.signature(main).parameters
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    args = parser.parse_args(argv)
+    if "round_name" in wanted:
+        parser.add_argument("--round", dest="round_name", required=True, help="round name, e.g. r01")
+    if "prev" in wanted:
+        parser.add_argument("--prev", required=True, help="the round this one continues from")
+    args = vars(parser.parse_args(argv))
     try:
-        main(args.params)
+        main(args.pop("params"), **args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -44,6 +44,9 @@ def tiny_params(raw_dir: str = "data/raw") -> dict:
     p["ensemble"].update(epochs=1, batch_size=16, train_subset=None, members=10)
     p["ambiguous"].update(count=6, batch_size=200, max_candidates=20000, grid_images=6)
     p["pool"].update(n_id=100, n_ambiguous=None, n_ood=1000, grid_images=8)
+    p["active"].update(init_id=5, per_round_id=3)
+    p["classifier"].update(width=4, epochs=2, milestones=[1], batch_size=16)
+    p["rounds"] = {f"r{i:02d}": {"prev": f"r{i - 1:02d}"} for i in range(1, 4)}
     return p
 
 

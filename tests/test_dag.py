@@ -1,5 +1,6 @@
 """dvc.yaml, src/paths.py and params.yaml agree, and the DAG has the designed shape."""
 import importlib
+import json
 from pathlib import Path
 
 import yaml
@@ -7,7 +8,24 @@ import yaml
 from src import paths
 from tests.conftest import ROOT
 
-DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def expand(raw: dict, rounds: dict) -> dict:
+    """dvc.yaml stages with foreach expanded over `rounds`, as DVC does."""
+    out = {}
+    for name, stage in raw.items():
+        if "foreach" in stage:
+            assert stage["foreach"] == "${rounds}"
+            for key, item in rounds.items():
+                text = json.dumps(stage["do"]).replace("${key}", key).replace("${item.prev}", item["prev"])
+                out[f"{name}@{key}"] = json.loads(text)
+        else:
+            out[name] = stage
+    return out
+
+
+DVC = expand(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"], PARAMS["rounds"])
 
 
 def _paths(entries):
@@ -15,35 +33,61 @@ def _paths(entries):
 
 
 def outs(stage):
-    return _paths(DVC[stage].get("outs")) | _paths(DVC[stage].get("metrics"))
+    return set().union(*(_paths(DVC[stage].get(k)) for k in ("outs", "metrics", "plots")))
 
 
-def edges():
-    return {(a, b) for a in DVC for b in DVC if outs(a) & _paths(DVC[b].get("deps"))}
+def feeds(a, b) -> bool:
+    deps = _paths(DVC[b].get("deps"))
+    return any(o == d or o.startswith(d.rstrip("/") + "/") for o in outs(a) for d in deps)
 
 
-def test_dag_shape():
-    assert edges() == {("fetch_data", "train_vae"), ("fetch_data", "train_ensemble"),
-                       ("fetch_data", "make_ambiguous"), ("fetch_data", "build_pool"),
-                       ("train_vae", "make_ambiguous"), ("train_ensemble", "make_ambiguous"),
-                       ("make_ambiguous", "build_pool")}
+EDGES = {(a, b) for a in DVC for b in DVC if a != b and feeds(a, b)}
+DATA = ["fetch_data", "train_vae", "train_ensemble", "make_ambiguous", "build_pool"]
+
+
+def test_data_dag_shape():
+    data_edges = {(a, b) for a, b in EDGES if a in DATA and b in DATA}
+    assert data_edges == {("fetch_data", "train_vae"), ("fetch_data", "train_ensemble"),
+                          ("fetch_data", "make_ambiguous"), ("fetch_data", "build_pool"),
+                          ("train_vae", "make_ambiguous"), ("train_ensemble", "make_ambiguous"),
+                          ("make_ambiguous", "build_pool")}
+
+
+def test_rounds_chain():
+    assert ("build_pool", "init") in EDGES and ("init", "finetune_r00") in EDGES
+    for key, item in PARAMS["rounds"].items():
+        prev = item["prev"]
+        made_state = "init" if prev == "r00" else f"annotate@{prev}"
+        trained = "finetune_r00" if prev == "r00" else f"finetune@{prev}"
+        assert {(made_state, f"acquire@{key}"), (trained, f"acquire@{key}"),
+                (f"acquire@{key}", f"annotate@{key}"), (made_state, f"annotate@{key}"),
+                (f"annotate@{key}", f"finetune@{key}"), (f"finetune@{key}", "report"),
+                (f"annotate@{key}", "report")} <= EDGES, key
 
 
 def test_declared_paths_match_src_paths():
     declared = set().union(*(outs(s) for s in DVC))
-    constants = {str(v) for k, v in vars(paths).items() if k.isupper() and isinstance(v, Path)
-                 and v.suffix}
+    constants = {str(v) for k, v in vars(paths).items() if k.isupper() and isinstance(v, Path) and v.suffix}
     constants |= {str(paths.pool_grid_png(c)) for c in ("id", "ambiguous", "ood")}
+    for r in ["r00", *PARAMS["rounds"]]:
+        constants |= {str(paths.model(r)), str(paths.outputs(r)), str(paths.round_metrics(r, "finetune"))}
+        constants |= {str(paths.state(r)), str(paths.round_metrics(r, "annotate"))}
+        if r != "r00":
+            constants.add(str(paths.candidates(r)))
     assert declared == constants
 
 
 def test_stage_scripts_and_params_exist():
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for name, stage in DVC.items():
         module = stage["cmd"].split("python -m ")[1].split()[0]
         assert importlib.import_module(module).main
         assert f"{module.replace('.', '/')}.py" in _paths(stage["deps"])
         for section in stage.get("params", []):
-            assert section in params, f"{name}: params section {section} missing"
+            assert section in PARAMS, f"{name}: params section {section} missing"
         for dep in _paths(stage["deps"]):
-            assert (ROOT / dep).exists() or any(dep in outs(s) for s in DVC), dep
+            assert (ROOT / dep).exists() or any(feeds(s, name) for s in DVC), (name, dep)
+
+
+def test_only_the_aggregate_is_a_dvc_metric():
+    metric_files = set().union(*(_paths(DVC[s].get("metrics")) for s in DVC))
+    assert not any(m.startswith("runs/") for m in metric_files) and "metrics/summary.json" in metric_files

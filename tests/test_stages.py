@@ -12,15 +12,16 @@ from src.data.pool import check_pool
 from src.data.verify import verify
 from src.generate.ambiguous import distinct_votes
 from src.io import load_npz
-from stages import build_pool, fetch_data, make_ambiguous, train_ensemble, train_vae
+from stages import (acquire, annotate, build_pool, fetch_data, finetune, init_state, make_ambiguous, report,
+                    train_ensemble, train_vae)
 from stages._cli import run
 
 ORDER = [fetch_data, train_vae, train_ensemble, make_ambiguous, build_pool]
 
 
-def run_stage(module) -> int:
+def run_stage(module, *argv) -> int:
     try:
-        run(module.main, "", argv=[])
+        run(module.main, "", argv=list(argv))
     except SystemExit as exc:
         return exc.code
     return 0
@@ -57,6 +58,20 @@ def test_all_stages_in_order(workdir):
     for png in (paths.VAE_RECON_PNG, paths.AMBIGUOUS_PNG, paths.pool_grid_png("ood")):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(Path(".").rglob("*.tmp"))
+
+    # active-learning rounds
+    assert run_stage(init_state) == 0 and run_stage(finetune, "--round", "r00") == 0
+    for r, prev in (("r01", "r00"), ("r02", "r01"), ("r03", "r02")):
+        assert run_stage(acquire, "--round", r, "--prev", prev) == 0
+        assert run_stage(annotate, "--round", r, "--prev", prev) == 0
+        assert run_stage(finetune, "--round", r) == 0
+    assert run_stage(report) == 0
+    summary = json.loads(paths.SUMMARY.read_text())
+    assert set(summary) >= {"accuracy", "cost", "cost_per_acc", "id_precision"}
+    assert summary["labeled_id"] >= 5 + 3 * 3 and 0 <= summary["accuracy"] <= 100
+    curve = paths.CURVE_CSV.read_text().splitlines()
+    assert curve[0].startswith("round,cost,accuracy") and len(curve) == 1 + 4
+    assert paths.CURVE_PNG.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_same_params_same_numbers(workdir):

@@ -1,0 +1,48 @@
+"""The parts of a round that are not training: stage-0 acquisition, annotation, round metrics."""
+from __future__ import annotations
+
+import numpy as np
+
+from src.active.oracle import NON_ID, SimulatedOracle, examine
+from src.active.state import ActiveState
+from src.active.strategies import Candidates
+from src.config import ActiveConfig
+from src.data.pool import CATEGORY_NAMES, ID
+from src.errors import DataError
+
+
+def initial_state(pool: dict, cfg: ActiveConfig, gen: np.random.Generator) -> tuple[ActiveState, dict]:
+    """Stage 0 for the baselines (as the paper): `init_id` random iD samples, cost = init_id."""
+    id_rows = np.flatnonzero(pool["category"] == ID)
+    if len(id_rows) < cfg.init_id:
+        raise DataError(f"pool has {len(id_rows)} iD samples, fewer than active.init_id={cfg.init_id}.")
+    oracle = SimulatedOracle.from_pool(pool, cfg.costs)
+    chosen = np.sort(gen.choice(id_rows, cfg.init_id, replace=False))
+    labels = oracle.annotate(chosen)
+    state = ActiveState.empty(len(pool["category"])).with_labels(chosen, labels, oracle.cost(chosen), 0)
+    return state, round_metrics(state, pool["category"], chosen, 0)
+
+
+def annotate_round(state: ActiveState, candidates: Candidates, pool: dict, cfg: ActiveConfig,
+                   round_index: int) -> tuple[ActiveState, dict]:
+    """Examine candidates in order until `per_round_id` iD samples are found; label them all."""
+    oracle = SimulatedOracle.from_pool(pool, cfg.costs)
+    examined, labels, cost = examine(candidates.batches(), oracle, cfg.per_round_id)
+    new = state.with_labels(examined, labels, cost, round_index)
+    metrics = round_metrics(new, pool["category"], examined, round_index)
+    metrics["id_found"] = int((labels != NON_ID).sum())
+    metrics["quota_met"] = metrics["id_found"] >= cfg.per_round_id
+    return new, metrics
+
+
+def round_metrics(state: ActiveState, category: np.ndarray, examined: np.ndarray, round_index: int) -> dict:
+    """Labeled counts per category, cumulative cost, and the iD precision of this round's queries."""
+    lab_cat = category[state.labeled]
+    ex_cat = category[examined]
+    out = {"round": round_index, "cost": state.cost, "examined": int(len(examined))}
+    for c, name in CATEGORY_NAMES.items():
+        out[f"labeled_{name}"] = int((lab_cat == c).sum())
+        out[f"examined_{name}"] = int((ex_cat == c).sum())
+    out["id_precision"] = out["examined_id"] / len(examined) if len(examined) else None
+    return out
+

@@ -1,0 +1,83 @@
+"""Train the baseline classifier on the labeled pool; score the pool and the test set.
+
+The paper's recipe: Adam (lr 1e-3, weight decay 5e-3), batch 32, 100 epochs, lr x0.1 at
+epochs 70 and 90, gradient clipping at norm 2.5, label smoothing 0.1, K + 1 outputs, retrained
+from scratch each round. Labeled non-iD samples are undersampled (`training_set`).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from src.active.state import ActiveState
+from src.config import ClassifierConfig
+from src.device import get_device
+from src.models.convnet import ThreeConvNet
+from src.seeding import rng, seed_everything, torch_generator
+
+
+def training_set(state: ActiveState, num_classes: int, non_id_ratio: float,
+                 gen: np.random.Generator) -> np.ndarray:
+    """Labeled indices used for training: every labeled iD sample, plus at most
+    ceil(non_id_ratio * n_iD / K) labeled non-iD samples drawn at random - about one
+    average class's worth at ratio 1, so the auxiliary class never dominates the loss."""
+    lab = state.labeled
+    y = state.labels[lab]
+    id_rows, non_id = lab[y != num_classes], lab[y == num_classes]
+    keep = min(len(non_id), math.ceil(non_id_ratio * len(id_rows) / num_classes))
+    chosen = gen.choice(non_id, keep, replace=False) if keep else np.zeros(0, np.int64)
+    return np.sort(np.concatenate([id_rows, chosen]).astype(np.int64))
+
+
+def to_input(images_u8) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28), MNIST-normalised."""
+    x = torch.as_tensor(np.asarray(images_u8)).float().div_(255.0)
+    return ((x - 0.1307) / 0.3081).unsqueeze(1)
+
+
+def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig,
+                     num_outputs: int, seed: int, stream: str) -> ThreeConvNet:
+    seed_everything(seed, f"{stream}-init")
+    order = torch_generator(seed, f"{stream}-order")
+    device = get_device()
+    model = ThreeConvNet(num_outputs, cfg.width).to(device)
+    x, y = to_input(images_u8), torch.as_tensor(labels, dtype=torch.long)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.gamma)
+    model.train()
+    for _ in range(cfg.epochs):
+        perm = torch.randperm(len(x), generator=order)
+        for s in range(0, len(x), cfg.batch_size):
+            idx = perm[s:s + cfg.batch_size]
+            logits = model(x[idx].to(device))
+            loss = F.cross_entropy(logits, y[idx].to(device), label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+        sched.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def predict_probs(model, images_u8: np.ndarray, batch_size: int) -> np.ndarray:
+    """Softmax over the K + 1 outputs: float32 (N, K + 1)."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for s in range(0, len(images_u8), batch_size):
+        logits = model(to_input(images_u8[s:s + batch_size]).to(device))
+        out.append(torch.softmax(logits, 1).cpu().numpy())
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
+
+
+def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 over all K + 1 outputs: predicting non-iD for an iD test image counts as wrong."""
+    return float((probs.argmax(1) == np.asarray(labels)).mean())
+
+
+def round_rng(seed: int, round_name: str, part: str) -> np.random.Generator:
+    return rng(seed, f"{round_name}-{part}")

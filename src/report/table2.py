@@ -1,0 +1,108 @@
+"""Table 2 across DVC experiments: `python -m src.report.table2 [--json exp_show.json]`.
+
+Reads `dvc exp show --json` (or a saved copy of it), groups experiments by `strategy`, and
+prints Markdown: mean +- std over seeds of accuracy (%), cost, cost/acc and iD precision, beside
+the paper's MixMNIST numbers. Runs with identical params (the workspace and its HEAD, say) count once.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+SUMMARY_FILE = "metrics/summary.json"
+PAPER_MIXMNIST = {  # Table 2 of the paper: Acc., Cost, Cost/Acc.
+    "random": ("Random", 93.84, 440, 4.69),
+    "least_confidence": ("Least Confidence", 96.80, 6582, 68.00),
+    "entropy": ("Entropy", 93.89, 32738, 348.68),
+    "random_cl": ("Random (CL)", 96.07, 420, 4.37),
+    "distance_cl": ("Distance (CL)", 96.65, 406, 4.20),
+}
+
+
+def _runs(node, found: list) -> None:
+    """Every {params, metrics} record anywhere in `dvc exp show --json` output."""
+    if isinstance(node, dict):
+        data = node.get("data")
+        if isinstance(data, dict) and "params" in data and "metrics" in data:
+            found.append((node.get("name") or node.get("rev") or "?", data))
+        for value in node.values():
+            _runs(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _runs(value, found)
+
+
+def collect(exp_show: list) -> dict[str, list[dict]]:
+    """strategy -> list of {name, seed, metrics} (unique by params)."""
+    found: list = []
+    _runs(exp_show, found)
+    groups: dict[str, list[dict]] = {}
+    seen = set()
+    for name, data in found:
+        params = (data.get("params") or {}).get("params.yaml", {}).get("data") or {}
+        metrics = (data.get("metrics") or {}).get(SUMMARY_FILE, {}).get("data")
+        if not metrics or "strategy" not in params:
+            continue
+        key = json.dumps(params, sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        groups.setdefault(params["strategy"], []).append({"name": name, "seed": params.get("seed"), **metrics})
+    return groups
+
+
+def _fmt(values, digits: int) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    mean = float(np.mean(values))
+    if len(values) == 1:
+        return f"{mean:,.{digits}f}"
+    return f"{mean:,.{digits}f} ± {float(np.std(values, ddof=1)):,.{digits}f}"
+
+
+def markdown(groups: dict[str, list[dict]]) -> str:
+    lines = ["| Acquisition | runs (seeds) | Acc. (%) | Cost | Cost/Acc. | iD precision "
+             "| paper Acc. | paper Cost | paper Cost/Acc. |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    order = [s for s in PAPER_MIXMNIST if s in groups] + sorted(s for s in groups if s not in PAPER_MIXMNIST)
+    for strategy in order:
+        runs = groups[strategy]
+        label, p_acc, p_cost, p_cpa = PAPER_MIXMNIST.get(strategy, (strategy, None, None, None))
+        seeds = ",".join(str(r["seed"]) for r in runs)
+        paper = ([f"{p_acc:.2f}", f"{p_cost:,}", f"{p_cpa:.2f}"] if p_acc is not None else ["-", "-", "-"])
+        lines.append(" | ".join([
+            f"| {label}", f"{len(runs)} ({seeds})", _fmt([r["accuracy"] for r in runs], 2),
+            _fmt([r["cost"] for r in runs], 0), _fmt([r["cost_per_acc"] for r in runs], 2),
+            _fmt([r["id_precision"] for r in runs], 3), *paper]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="a saved `dvc exp show --json` output (default: run it)")
+    args = parser.parse_args(argv)
+    if args.json:
+        with open(args.json) as fh:
+            exp_show = json.load(fh)
+    else:
+        out = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True)
+        if out.returncode != 0:
+            print(f"error: `dvc exp show --json` failed: {out.stderr.strip()}", file=sys.stderr)
+            return 2
+        exp_show = json.loads(out.stdout)
+    groups = collect(exp_show)
+    if not groups:
+        print("error: no experiment has metrics/summary.json yet; run `dvc repro` or "
+              "`dvc exp run -S strategy=entropy` first.", file=sys.stderr)
+        return 2
+    print(markdown(groups))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

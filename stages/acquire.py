@@ -1,0 +1,25 @@
+"""Stage acquire@rNN: the strategy ranks the unlabeled pool of state prev with model prev's outputs."""
+import time
+
+from src import config, paths
+from src.active.state import ActiveState
+from src.active.strategies import get
+from src.io import load_npz, save_npz
+from src.log import log
+from src.seeding import rng
+
+
+def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = "r00") -> None:
+    p = config.load(params_path)
+    strategy = get(p.strategy)
+    state = ActiveState.load(paths.state(prev))
+    t0 = time.perf_counter()
+    cands = strategy.rank(state, load_npz(paths.outputs(prev)), rng(p.seed, f"{round_name}-acquire"))
+    save_npz(paths.candidates(round_name), order=cands.order, batch=cands.batch)
+    log(f"{round_name}: {strategy.name} ranked {len(cands.order)} candidates in {time.perf_counter() - t0:.2f}s")
+
+
+if __name__ == "__main__":
+    from stages._cli import run
+
+    run(main, __doc__)

@@ -1,0 +1,24 @@
+"""Stage report: per-round metrics -> metrics/summary.json, plots/curve.csv (Figure 4), curve.png."""
+from src import config, paths
+from src.config import INITIAL_STATE
+from src.io import save_figure, save_json, save_text
+from src.log import log
+from src.report.curve import CURVE_COLUMNS, collect, curve_figure, summary, to_csv
+
+
+def main(params_path: str = "params.yaml") -> None:
+    p = config.load(params_path)
+    rows = collect([INITIAL_STATE, *p.rounds])
+    result = summary(rows)
+    save_text(paths.CURVE_CSV, to_csv(rows, CURVE_COLUMNS))
+    save_text(paths.ROUNDS_CSV, to_csv(rows, list(rows[0])))
+    save_figure(paths.CURVE_PNG, curve_figure(rows, f"MixMNIST, {p.strategy} (seed {p.seed})"))
+    save_json(paths.SUMMARY, result)
+    log(f"{p.strategy}: accuracy {result['accuracy']:.2f}% at cost {result['cost']:g} "
+        f"(cost/acc {result['cost_per_acc']}), iD precision {result['id_precision']}")
+
+
+if __name__ == "__main__":
+    from stages._cli import run
+
+    run(main, __doc__)
