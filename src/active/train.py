@@ -43,7 +43,8 @@ def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierC
     seed_everything(seed, f"{stream}-init")
     order = torch_generator(seed, f"{stream}-order")
     device = get_device()
-    model = ThreeConvNet(num_outputs, cfg.width).to(device)
+    # channels_last: about 2x faster convolutions on CPU for these narrow layers
+    model = ThreeConvNet(num_outputs, cfg.width).to(device, memory_format=torch.channels_last)
     x, y = to_input(images_u8), torch.as_tensor(labels, dtype=torch.long)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.gamma)
@@ -52,7 +53,7 @@ def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierC
         perm = torch.randperm(len(x), generator=order)
         for s in range(0, len(x), cfg.batch_size):
             idx = perm[s:s + cfg.batch_size]
-            logits = model(x[idx].to(device))
+            logits = model(x[idx].to(device, memory_format=torch.channels_last))
             loss = F.cross_entropy(logits, y[idx].to(device), label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -69,7 +70,7 @@ def predict_probs(model, images_u8: np.ndarray, batch_size: int) -> np.ndarray:
     device = next(model.parameters()).device
     out = []
     for s in range(0, len(images_u8), batch_size):
-        logits = model(to_input(images_u8[s:s + batch_size]).to(device))
+        logits = model(to_input(images_u8[s:s + batch_size]).to(device, memory_format=torch.channels_last))
         out.append(torch.softmax(logits, 1).cpu().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 

@@ -11,9 +11,9 @@ class ThreeConvNet(nn.Module):
         self.features = nn.Sequential(
             nn.Conv2d(1, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),          # 14x14
             nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),      # 7x7
-            nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 3x3
             nn.Flatten())
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * w, num_outputs))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * w * 9, num_outputs))
 
     def forward(self, x):
         return self.head(self.features(x))
