@@ -1,0 +1,61 @@
+import json
+
+import pytest
+
+from src.report.table2 import collect, main, markdown
+
+
+def run(name, strategy, seed, acc, cost, extra=None):
+    params = {"strategy": strategy, "seed": seed, "classifier": {"width": 8}, **(extra or {})}
+    return {"rev": name, "name": name, "data": {
+        "params": {"params.yaml": {"data": params}},
+        "metrics": {"metrics/summary.json": {"data": {"accuracy": acc, "cost": cost,
+                                                      "cost_per_acc": cost / acc, "id_precision": 0.5}},
+                    "metrics/vae.json": {"data": {"test_neg_elbo_nats": 1.0}}}}}
+
+
+def exp_show():
+    """The shape of `dvc exp show --json` (DVC 3.67): workspace, then the commit with its experiments."""
+    workspace = run("workspace", "random", 0, 90.0, 300.0)
+    workspace.update(name=None, experiments=None, error=None)
+    head = run("abc123", "random", 0, 90.0, 300.0)
+    head["name"] = "main"
+    head["experiments"] = [{"revs": [run("e1", "entropy", 0, 88.0, 3000.0)]},
+                           {"revs": [run("e2", "entropy", 1, 90.0, 5000.0)]},
+                           {"revs": [run("e3", "random", 1, 92.0, 320.0)]},
+                           {"revs": [{"rev": "e4", "name": "failed", "data": {"params": {}, "metrics": {}}}]}]
+    return [workspace, head]
+
+
+def test_groups_dedupes_and_skips_runs_without_summary():
+    groups = collect(exp_show())
+    assert sorted(groups) == ["entropy", "random"]
+    assert sorted(r["seed"] for r in groups["random"]) == [0, 1]  # workspace == HEAD counted once
+    assert len(groups["entropy"]) == 2
+
+
+def test_markdown_mean_std_and_paper_numbers():
+    table = markdown(collect(exp_show()))
+    lines = table.splitlines()
+    assert lines[0].startswith("| Acquisition") and len(lines) == 4
+    random_row = next(line for line in lines if line.startswith("| Random"))
+    assert "91.00 ± 1.41" in random_row and "93.84" in random_row and "4.69" in random_row
+    entropy_row = next(line for line in lines if line.startswith("| Entropy"))
+    assert "4,000 ± 1,414" in entropy_row and "32,738" in entropy_row
+    assert lines.index(random_row) < lines.index(entropy_row)  # the paper's row order
+
+
+def test_cli_reads_saved_json(tmp_path, capsys):
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps(exp_show()))
+    assert main(["--json", str(path)]) == 0
+    assert "| Entropy" in capsys.readouterr().out
+    path.write_text(json.dumps([run("w", "random", 0, 1.0, 1.0) | {"data": {"params": {}, "metrics": {}}}]))
+    assert main(["--json", str(path)]) == 2
+    assert "no experiment has metrics/summary.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("values, text", [([1.0], "1.00"), ([1.0, 3.0], "2.00 ± 1.41")])
+def test_format(values, text):
+    from src.report.table2 import _fmt
+    assert _fmt(values, 2) == text
