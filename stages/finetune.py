@@ -1,8 +1,6 @@
 """Stage finetune@rNN: train on the labeled pool of state rNN -> model, pool outputs, test accuracy."""
 import time
 
-import numpy as np
-
 from src import config, paths
 from src.active.state import ActiveState
 from src.io import load_npz, save_json, save_npz, save_torch
