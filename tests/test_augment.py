@@ -1,0 +1,52 @@
+import pytest
+import torch
+
+from src.contrastive.augment import mnist_affine, simclr_cifar
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("fn, shape", [(mnist_affine, (16, 1, 28, 28)), (simclr_cifar, (16, 3, 32, 32))])
+def test_deterministic_ranged_and_varied(fn, shape):
+    x = torch.rand(shape, generator=gen(0))
+    a, b, c = fn(x, gen(1)), fn(x, gen(1)), fn(x, gen(2))
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, c)
+    assert a.min() >= 0 and a.max() <= 1
+    per_sample = (a - x).abs().flatten(1).mean(1)
+    assert (per_sample > 1e-4).all()  # every sample is transformed
+    assert not torch.allclose(a[0] - x[0], a[1] - x[1])  # with its own parameters
+
+
+def test_mnist_identity_parameters_leave_images_unchanged():
+    x = torch.rand(4, 1, 28, 28, generator=gen(3))
+    out = mnist_affine(x, gen(4), degrees=0.0, shear=0.0, scale=(1.0, 1.0))
+    assert torch.allclose(out, x, atol=1e-5)
+
+
+def test_mnist_large_rotation_keeps_a_central_dot_inside_the_frame():
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 5, 14] = 1.0  # a dot above the centre
+    out = mnist_affine(x, gen(0), degrees=90.0, shear=0.0, scale=(1.0, 1.0))  # angle in [-90, 90]
+    assert out.sum().item() == pytest.approx(1.0, abs=1e-3)  # mass preserved, not cropped
+
+
+def test_cifar_full_crop_no_jitter_no_grey_is_identity_or_flip():
+    x = torch.rand(8, 3, 32, 32, generator=gen(5))
+    out = simclr_cifar(x, gen(6), crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), jitter=(0, 0, 0, 0), p_jitter=0.0, p_grey=0.0)
+    for i in range(8):
+        assert torch.allclose(out[i], x[i], atol=1e-4) or torch.allclose(out[i], x[i].flip(-1), atol=1e-4)
+
+
+def test_cifar_grey_gives_equal_channels():
+    x = torch.rand(4, 3, 32, 32, generator=gen(7))
+    out = simclr_cifar(x, gen(8), p_grey=1.0)
+    assert torch.allclose(out[:, 0], out[:, 1]) and torch.allclose(out[:, 1], out[:, 2])
+
+
+def test_bad_shapes():
+    with pytest.raises(ValueError):
+        mnist_affine(torch.rand(28, 28), gen(0))
+    with pytest.raises(ValueError):
+        simclr_cifar(torch.rand(2, 1, 32, 32), gen(0))
