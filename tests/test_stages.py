@@ -121,3 +121,15 @@ def test_ambiguous_gives_up_with_advice(workdir, capsys):
     assert run_stage(make_ambiguous) == 2
     assert "max_candidates" in capsys.readouterr().err
     assert not paths.AMBIGUOUS_NPZ.exists()
+
+
+def test_strategy_needing_features_gets_a_clear_error(workdir, capsys):
+    for module in ORDER:
+        assert run_stage(module) == 0
+    assert run_stage(init_state) == 0 and run_stage(finetune, "--round", "r00") == 0
+    p = yaml.safe_load(Path("params.yaml").read_text())
+    p["strategy"] = "distance_cl"
+    Path("params.yaml").write_text(yaml.safe_dump(p))
+    assert run_stage(acquire, "--round", "r01", "--prev", "r00") == 2
+    assert "needs model outputs ['features']" in capsys.readouterr().err
+    assert not paths.candidates("r01").exists()

@@ -13,23 +13,32 @@ K = 10
 def fixture_state_and_probs(n=60, seed=0):
     g = np.random.default_rng(seed)
     probs = g.dirichlet(np.full(K + 1, 0.5), size=n)
+    features = g.normal(size=(n, 4)) + 5 * g.integers(0, 3, size=(n, 1))
     state = ActiveState.empty(n)
     labeled = g.choice(n, 15, replace=False)
     state = state.with_labels(labeled, g.integers(0, K + 1, 15), 15.0, 0)
-    return state, {"probs": probs}
+    return state, {"probs": probs, "features": features}
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_contract(name):
     strategy = get(name)
-    assert strategy.name == name and "probs" in strategy.needs
+    assert strategy.name == name and strategy.needs <= {"probs", "features", "embeddings"}
     state, outputs = fixture_state_and_probs()
     c1 = strategy.rank(state, outputs, np.random.default_rng(7))
     c2 = strategy.rank(state, outputs, np.random.default_rng(7))
     np.testing.assert_array_equal(c1.order, c2.order)  # same rng, same output
+    np.testing.assert_array_equal(c1.batch, c2.batch)
+    assert len(c1.order) > 0
     assert set(c1.order.tolist()) <= set(state.unlabeled.tolist())  # only unlabeled
     assert len(np.unique(c1.order)) == len(c1.order)  # no duplicates
     assert (np.diff(c1.batch) >= 0).all() and len(c1.batch) == len(c1.order)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, cls in REGISTRY.items() if "probs" in cls.needs))
+def test_auxiliary_class_filter(name):
+    state, outputs = fixture_state_and_probs()
+    c1 = get(name).rank(state, outputs, np.random.default_rng(7))
     aux = outputs["probs"].argmax(1)[c1.order] == K
     assert aux.any() and not aux.all()
     first_aux = np.argmax(aux)

@@ -33,8 +33,14 @@ class Candidates:
 
 
 class Strategy:
+    """`quota` is the round's iD target (active.per_round_id) and `num_classes` K; strategies that
+    do not plan passes over clusters ignore both."""
+
     name: str = ""
     needs: frozenset = frozenset()
+
+    def __init__(self, quota: int = 10, num_classes: int = 10):
+        self.quota, self.num_classes = quota, num_classes
 
     def rank(self, state: ActiveState, outputs: dict, rng: np.random.Generator) -> Candidates:
         raise NotImplementedError
@@ -48,11 +54,11 @@ def register(cls: type[Strategy]) -> type[Strategy]:
     return cls
 
 
-def get(name: str) -> Strategy:
+def get(name: str, **options) -> Strategy:
     if name not in REGISTRY:
         raise ConfigError(f"params.yaml: strategy '{name}' is unknown. Valid strategies: "
                           f"{', '.join(sorted(REGISTRY))}.")
-    return REGISTRY[name]()
+    return REGISTRY[name](**options)
 
 
 class AuxFilteredScore(Strategy):
@@ -105,3 +111,80 @@ class Entropy(AuxFilteredScore):
     def score(self, probs, rng):
         p = np.clip(probs, 1e-12, 1.0)
         return -(p * np.log(p)).sum(1)
+
+
+class _ClusterStrategy(Strategy):
+    """k-means with K + 1 clusters over the features of the whole pool (P^L and P^U); quotas
+    N_k proportional to |C_k| summing to `quota`; candidates come in whole passes."""
+
+    needs = frozenset({"features"})
+
+    def _clusters(self, state, outputs, rng):
+        from src.active.clusters import kmeans
+
+        feats = np.asarray(outputs["features"], dtype=np.float64)
+        assign, centroids = kmeans(feats, self.num_classes + 1, rng)
+        return feats, assign, centroids
+
+
+@register
+class RandomCL(_ClusterStrategy):
+    """Random(CL): random unlabeled samples from each cluster, N_k proportional to |C_k|."""
+
+    name = "random_cl"
+
+    def rank(self, state, outputs, rng):
+        from src.active.clusters import passes, quotas
+
+        _, assign, centroids = self._clusters(state, outputs, rng)
+        unl = state.unlabeled
+        sizes = np.bincount(assign, minlength=len(centroids))
+        per_cluster = [rng.permutation(unl[assign[unl] == k]) for k in range(len(centroids))]
+        order, batch = passes(per_cluster, quotas(sizes, self.quota))
+        return Candidates(order, batch)
+
+
+@register
+class DistanceCL(_ClusterStrategy):
+    """Distance(CL), Algorithm 1. The cluster with the most labeled non-iD samples is excluded.
+    In every other cluster the radius is the distance from the centroid to its closest labeled
+    non-iD feature; samples inside are examined farthest first (nearest the boundary), then
+    samples outside nearest first. `no_non_id` decides clusters without labeled non-iD:
+    "nearest" (radius 0: nearest the centroid first, the safe reading of the paper's first
+    assumption) or "farthest" (radius infinite: farthest first). Ties break at random."""
+
+    name = "distance_cl"
+
+    def __init__(self, quota: int = 10, num_classes: int = 10, no_non_id: str = "nearest"):
+        super().__init__(quota, num_classes)
+        if no_non_id not in ("nearest", "farthest"):
+            raise ConfigError(f"distance_cl: no_non_id must be 'nearest' or 'farthest', got {no_non_id!r}.")
+        self.no_non_id = no_non_id
+
+    def rank(self, state, outputs, rng):
+        from src.active.clusters import distance_order, non_id_cluster, passes, quotas
+
+        feats, assign, centroids = self._clusters(state, outputs, rng)
+        k_all = len(centroids)
+        labeled = state.labeled
+        non_id = state.labels[labeled] == self.num_classes
+        excluded = non_id_cluster(assign, labeled, non_id, k_all)
+        unl = state.unlabeled
+        dist = np.linalg.norm(feats - centroids[assign], axis=1)
+        sizes = np.bincount(assign, minlength=k_all).astype(np.float64)
+        per_cluster = []
+        for k in range(k_all):
+            members = unl[assign[unl] == k]
+            if k == excluded:
+                sizes[k] = 0.0
+                per_cluster.append(members[:0])
+                continue
+            ref = labeled[non_id & (assign[labeled] == k)]
+            if len(ref):
+                radius = float(dist[ref].min())
+            else:
+                radius = 0.0 if self.no_non_id == "nearest" else np.inf
+            pos = distance_order(dist[members], radius, rng.random(len(members)))
+            per_cluster.append(members[pos])
+        order, batch = passes(per_cluster, quotas(sizes, self.quota))
+        return Candidates(order, batch)

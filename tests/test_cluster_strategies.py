@@ -1,0 +1,76 @@
+"""Random(CL) and Distance(CL) on hand-built 2-D features whose right order is known."""
+import numpy as np
+import pytest
+
+from src.active.clusters import distance_order, passes, quotas
+from src.active.state import ActiveState
+from src.active.strategies import get
+
+K = 2  # 3 clusters
+
+
+def scene():
+    """Cluster A around (0, 0): unlabeled at distance 1..5 on both sides of the x axis, two labeled
+    non-iD at distance 3.5 (radius 3.5). Cluster B around (100, 0): three labeled non-iD (excluded).
+    Cluster C around (0, 100): unlabeled at distance 1, 2, no labeled non-iD."""
+    pts, lab = [], []
+    for d in range(1, 6):
+        pts += [(d, 0), (-d, 0)]
+        lab += [-1, -1]
+    pts += [(0, 3.5), (0, -3.5)]
+    lab += [K, K]
+    a = len(pts)
+    pts += [(100, 1), (100, -1), (101, 0), (99, 0), (100, 2), (100, -2)]
+    lab += [K, K, K, -1, -1, -1]
+    b = len(pts)
+    pts += [(1, 100), (-1, 100), (2, 100), (-2, 100)]
+    lab += [-1, -1, -1, -1]
+    feats = np.array(pts, dtype=float)
+    lab = np.array(lab)
+    state = ActiveState.empty(len(pts))
+    known = np.flatnonzero(lab >= 0)
+    state = state.with_labels(known, lab[known], float(len(known)), 0)
+    return feats, state, range(0, a), range(a, b), range(b, len(pts))
+
+
+def test_distance_cl_algorithm1_order():
+    feats, state, a, b, c = scene()
+    cands = get("distance_cl", quota=4, num_classes=K).rank(state, {"features": feats}, np.random.default_rng(0))
+    order = cands.order.tolist()
+    assert not set(order) & set(b)  # the cluster with most labeled non-iD is never queried
+    dist_a = [abs(feats[i]).sum() for i in order if i in a]
+    assert dist_a == [3, 3, 2, 2, 1, 1, 4, 4, 5, 5]  # inside nearest the boundary first, then outside nearest
+    dist_c = [abs(feats[i][0]) for i in order if i in c]
+    assert dist_c == [1, 1, 2, 2]  # no labeled non-iD: nearest the centroid first (default)
+    # quotas proportional to cluster size (A 12, C 4 -> 3 + 1 of quota 4), whole passes
+    first = cands.order[cands.batch == 0]
+    assert sum(i in a for i in first) == 3 and sum(i in c for i in first) == 1
+
+
+def test_distance_cl_farthest_option():
+    feats, state, _, _, c = scene()
+    s = get("distance_cl", quota=4, num_classes=K, no_non_id="farthest")
+    order = s.rank(state, {"features": feats}, np.random.default_rng(0)).order.tolist()
+    assert [abs(feats[i][0]) for i in order if i in c] == [2, 2, 1, 1]
+
+
+def test_random_cl_quotas_and_membership():
+    feats, state, a, b, c = scene()
+    cands = get("random_cl", quota=4, num_classes=K).rank(state, {"features": feats}, np.random.default_rng(1))
+    first = cands.order[cands.batch == 0]
+    assert [sum(i in r for i in first) for r in (a, b, c)] == [2, 1, 1]  # 4 over sizes 12/6/4
+    assert sorted(cands.order.tolist()) == sorted(state.unlabeled.tolist())
+
+
+@pytest.mark.parametrize("sizes, total, expected", [
+    ([12, 6, 4], 4, [2, 1, 1]), ([12, 0, 4], 4, [3, 0, 1]), ([1, 1, 1], 10, [4, 3, 3]), ([5, 5], 0, [0, 0])])
+def test_quotas(sizes, total, expected):
+    q = quotas(np.array(sizes), total)
+    assert q.tolist() == expected and q.sum() == total
+
+
+def test_distance_order_and_passes():
+    pos = distance_order(np.array([0.5, 2.0, 1.0, 3.0]), 1.5, np.zeros(4))
+    assert pos.tolist() == [2, 0, 1, 3]
+    order, batch = passes([np.array([1, 2, 3]), np.array([7])], np.array([2, 1]))
+    assert order.tolist() == [1, 2, 7, 3] and batch.tolist() == [0, 0, 0, 1]
