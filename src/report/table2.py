@@ -1,4 +1,4 @@
-"""Table 2 across DVC experiments: `python -m src.report.table2 [--json exp_show.json]`.
+"""Table 2 across DVC experiments: `python -m src.report.table2 [-A] [--json exp_show.json]`.
 
 Reads `dvc exp show --json` (or a saved copy of it), groups experiments by `strategy`, and
 prints Markdown: mean +- std over seeds of accuracy (%), cost, cost/acc and iD precision, beside
@@ -85,12 +85,15 @@ def markdown(groups: dict[str, list[dict]]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="a saved `dvc exp show --json` output (default: run it)")
+    parser.add_argument("-A", "--all-commits", action="store_true",
+                        help="include experiments based on earlier commits (default: HEAD's only)")
     args = parser.parse_args(argv)
     if args.json:
         with open(args.json) as fh:
             exp_show = json.load(fh)
     else:
-        out = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True)
+        cmd = ["dvc", "exp", "show", "--json"] + (["--all-commits"] if args.all_commits else [])
+        out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode != 0:
             print(f"error: `dvc exp show --json` failed: {out.stderr.strip()}", file=sys.stderr)
             return 2
