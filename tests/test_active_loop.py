@@ -27,6 +27,14 @@ def test_oracle_labels_and_costs():
     oracle = SimulatedOracle.from_pool(POOL, {"id": 1.0, "ambiguous": 3.0, "ood": 2.0})
     assert oracle.annotate([0, 1, 2, 5]).tolist() == [NON_ID, NON_ID, 3, 1]
     assert oracle.cost([0, 1, 2, 5]) == 2.0 + 3.0 + 1.0 + 1.0
+    wide = SimulatedOracle.from_pool(POOL, {"id": 1.0, "ambiguous": 1.0, "ood": 1.0}, num_classes=60)
+    assert wide.annotate([0, 2]).tolist() == [60, 3]  # K comes from active.num_classes
+
+
+def test_num_classes_must_cover_the_labels():
+    with pytest.raises(DataError, match="active.num_classes is 5"):
+        initial_state(POOL, ActiveConfig(5, 3, 2, {"id": 1.0, "ambiguous": 1.0, "ood": 1.0}, 1.0),
+                      np.random.default_rng(0))
 
 
 def test_exact_cost_and_stopping_one_by_one():

@@ -74,3 +74,12 @@ def test_distance_order_and_passes():
     assert pos.tolist() == [2, 0, 1, 3]
     order, batch = passes([np.array([1, 2, 3]), np.array([7])], np.array([2, 1]))
     assert order.tolist() == [1, 2, 7, 3] and batch.tolist() == [0, 0, 0, 1]
+
+
+def test_passes_reach_zero_quota_clusters_and_survive_empty_ones():
+    order, batch = passes([np.array([1, 2, 3]), np.array([8, 9])], np.array([2, 0]))
+    assert order.tolist() == [1, 2, 3, 8, 9] and batch.tolist() == [0, 0, 1, 2, 3]
+    order, batch = passes([np.zeros(0, np.int64), np.array([3, 4])], np.array([2, 0]))
+    assert order.tolist() == [3, 4] and batch.tolist() == [0, 1]
+    order, _ = passes([np.zeros(0, np.int64)], np.array([0]))
+    assert len(order) == 0

@@ -29,9 +29,19 @@ def exp_show():
 
 def test_groups_dedupes_and_skips_runs_without_summary():
     groups = collect(exp_show())
-    assert sorted(groups) == ["entropy", "random"]
-    assert sorted(r["seed"] for r in groups["random"]) == [0, 1]  # workspace == HEAD counted once
-    assert len(groups["entropy"]) == 2
+    assert sorted(s for s, _ in groups) == ["entropy", "random"]
+    by_name = {s: runs for (s, _), runs in groups.items()}
+    assert sorted(r["seed"] for r in by_name["random"]) == [0, 1]  # workspace == HEAD counted once
+    assert len(by_name["entropy"]) == 2
+
+
+def test_different_settings_are_not_averaged():
+    data = exp_show()
+    data[1]["experiments"].append({"revs": [run("e5", "random", 2, 50.0, 100.0, {"classifier": {"width": 32}})]})
+    groups = collect(data)
+    assert len(groups) == 3
+    table = markdown(groups)
+    assert table.count("| Random [params") == 2 and "50.00" in table and "91.00 ± 1.41" in table
 
 
 def test_markdown_mean_std_and_paper_numbers():

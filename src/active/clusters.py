@@ -46,14 +46,19 @@ def distance_order(dist: np.ndarray, radius: float, tiebreak: np.ndarray) -> np.
 
 def passes(per_cluster: list[np.ndarray], quota: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Interleave per-cluster orders into passes: pass p takes the next quota[k] of cluster k.
-    Returns (order, pass id) - a pass is annotated whole, as in Algorithm 1."""
-    order, batch = [], []
-    if quota.sum() == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    n_pass = max(int(np.ceil(len(c) / q)) for c, q in zip(per_cluster, quota) if q > 0)
+    Returns (order, pass id) - a pass is annotated whole, as in Algorithm 1. Once the clusters
+    with a quota are used up, the members of clusters whose quota rounded to 0 follow, one
+    sample per pass in cluster order, so no unlabeled sample is out of reach."""
+    order, batch = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    n_pass = max([int(np.ceil(len(c) / q)) for c, q in zip(per_cluster, quota) if q > 0] or [0])
     for p in range(n_pass):
         for c, q in zip(per_cluster, quota):
             take = c[p * q:(p + 1) * q]
             order.append(take)
             batch.append(np.full(len(take), p))
+    tail = [c for c, q in zip(per_cluster, quota) if q == 0 and len(c)]
+    if tail:
+        rest = np.concatenate(tail)
+        order.append(rest)
+        batch.append(n_pass + np.arange(len(rest)))
     return np.concatenate(order).astype(np.int64), np.concatenate(batch).astype(np.int64)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from src.active.oracle import NON_ID, SimulatedOracle, examine
+from src.active.oracle import SimulatedOracle, examine
 from src.active.state import ActiveState
 from src.active.strategies import Candidates
 from src.config import ActiveConfig
@@ -14,9 +14,12 @@ from src.errors import DataError
 def initial_state(pool: dict, cfg: ActiveConfig, gen: np.random.Generator) -> tuple[ActiveState, dict]:
     """Stage 0 for the baselines (as the paper): `init_id` random iD samples, cost = init_id."""
     id_rows = np.flatnonzero(pool["category"] == ID)
+    if len(id_rows) and int(pool["label"][id_rows].max()) >= cfg.num_classes:
+        raise DataError(f"pool iD labels go up to {int(pool['label'][id_rows].max())} but "
+                        f"active.num_classes is {cfg.num_classes}; set it to the number of iD classes.")
     if len(id_rows) < cfg.init_id:
         raise DataError(f"pool has {len(id_rows)} iD samples, fewer than active.init_id={cfg.init_id}.")
-    oracle = SimulatedOracle.from_pool(pool, cfg.costs)
+    oracle = SimulatedOracle.from_pool(pool, cfg.costs, cfg.num_classes)
     chosen = np.sort(gen.choice(id_rows, cfg.init_id, replace=False))
     labels = oracle.annotate(chosen)
     state = ActiveState.empty(len(pool["category"])).with_labels(chosen, labels, oracle.cost(chosen), 0)
@@ -26,11 +29,11 @@ def initial_state(pool: dict, cfg: ActiveConfig, gen: np.random.Generator) -> tu
 def annotate_round(state: ActiveState, candidates: Candidates, pool: dict, cfg: ActiveConfig,
                    round_index: int) -> tuple[ActiveState, dict]:
     """Examine candidates in order until `per_round_id` iD samples are found; label them all."""
-    oracle = SimulatedOracle.from_pool(pool, cfg.costs)
+    oracle = SimulatedOracle.from_pool(pool, cfg.costs, cfg.num_classes)
     examined, labels, cost = examine(candidates.batches(), oracle, cfg.per_round_id)
     new = state.with_labels(examined, labels, cost, round_index)
     metrics = round_metrics(new, pool["category"], examined, round_index)
-    metrics["id_found"] = int((labels != NON_ID).sum())
+    metrics["id_found"] = int((labels != cfg.num_classes).sum())
     metrics["quota_met"] = metrics["id_found"] >= cfg.per_round_id
     return new, metrics
 

@@ -1,7 +1,7 @@
 """The annotator: labels what it is shown and charges for every sample it looks at.
 
-`SimulatedOracle` reads ground truth from the pool: the digit for iD samples, NON_ID (= K,
-the auxiliary class) for ambiguous and OoD ones. Cost per examined sample is configurable
+`SimulatedOracle` reads ground truth from the pool: the class for iD samples, K (the auxiliary
+non-iD class, `active.num_classes`) for ambiguous and OoD ones. Cost per examined sample is configurable
 per category (the paper charges 1 for every sample).
 """
 from __future__ import annotations
@@ -12,8 +12,7 @@ import numpy as np
 
 from src.data.pool import AMBIGUOUS, ID, OOD
 
-NUM_CLASSES = 10  # K for MixMNIST
-NON_ID = NUM_CLASSES
+NON_ID = 10  # K for MixMNIST; the oracle and the round loop take K from active.num_classes
 
 
 @dataclass(frozen=True)
@@ -21,14 +20,15 @@ class SimulatedOracle:
     category: np.ndarray  # (N,) int8 pool categories
     label: np.ndarray  # (N,) int16 digit for iD rows, -1 otherwise
     costs: dict  # {"id": c, "ambiguous": c, "ood": c}
+    non_id: int = NON_ID  # K
 
     @classmethod
-    def from_pool(cls, pool: dict, costs: dict) -> "SimulatedOracle":
-        return cls(pool["category"], pool["label"], dict(costs))
+    def from_pool(cls, pool: dict, costs: dict, num_classes: int = NON_ID) -> "SimulatedOracle":
+        return cls(pool["category"], pool["label"], dict(costs), num_classes)
 
     def annotate(self, indices) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64)
-        return np.where(self.category[idx] == ID, self.label[idx], NON_ID).astype(np.int16)
+        return np.where(self.category[idx] == ID, self.label[idx], self.non_id).astype(np.int16)
 
     def cost(self, indices) -> float:
         cat = self.category[np.asarray(indices, dtype=np.int64)]
@@ -49,7 +49,7 @@ def examine(batches: list[np.ndarray], oracle: SimulatedOracle, need_id: int) ->
         lab = oracle.annotate(batch)
         examined.append(np.asarray(batch, dtype=np.int64))
         labels.append(lab)
-        found += int((lab != NON_ID).sum())
+        found += int((lab != oracle.non_id).sum())
     if not examined:
         return np.zeros(0, np.int64), np.zeros(0, np.int16), 0.0
     idx = np.concatenate(examined)

@@ -7,6 +7,7 @@ the paper's MixMNIST numbers. Runs with identical params (the workspace and its 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -36,8 +37,10 @@ def _runs(node, found: list) -> None:
             _runs(value, found)
 
 
-def collect(exp_show: list) -> dict[str, list[dict]]:
-    """strategy -> list of {name, seed, metrics} (unique by params)."""
+def collect(exp_show: list) -> dict[tuple[str, str], list[dict]]:
+    """(strategy, setting) -> list of {name, seed, metrics}, unique by params. `setting` is a
+    short hash of every param but strategy and seed, so runs of different profiles or
+    hyperparameters are never averaged together."""
     found: list = []
     _runs(exp_show, found)
     groups: dict[str, list[dict]] = {}
@@ -51,7 +54,10 @@ def collect(exp_show: list) -> dict[str, list[dict]]:
         if key in seen:
             continue
         seen.add(key)
-        groups.setdefault(params["strategy"], []).append({"name": name, "seed": params.get("seed"), **metrics})
+        rest = {k: v for k, v in params.items() if k not in ("strategy", "seed")}
+        setting = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:6]
+        groups.setdefault((params["strategy"], setting), []).append(
+            {"name": name, "seed": params.get("seed"), **metrics})
     return groups
 
 
@@ -65,14 +71,17 @@ def _fmt(values, digits: int) -> str:
     return f"{mean:,.{digits}f} ± {float(np.std(values, ddof=1)):,.{digits}f}"
 
 
-def markdown(groups: dict[str, list[dict]]) -> str:
+def markdown(groups: dict[tuple[str, str], list[dict]]) -> str:
+    settings = sorted({setting for _, setting in groups})
     lines = ["| Acquisition | runs (seeds) | Acc. (%) | Cost | Cost/Acc. | iD precision "
              "| paper Acc. | paper Cost | paper Cost/Acc. |",
              "|---|---|---|---|---|---|---|---|---|"]
-    order = [s for s in PAPER_MIXMNIST if s in groups] + sorted(s for s in groups if s not in PAPER_MIXMNIST)
-    for strategy in order:
-        runs = groups[strategy]
+    rank = {s: i for i, s in enumerate(PAPER_MIXMNIST)}
+    for strategy, setting in sorted(groups, key=lambda k: (k[1], rank.get(k[0], len(rank)), k[0])):
+        runs = groups[(strategy, setting)]
         label, p_acc, p_cost, p_cpa = PAPER_MIXMNIST.get(strategy, (strategy, None, None, None))
+        if len(settings) > 1:  # several param settings: say which row is which
+            label = f"{label} [params {setting}]"
         seeds = ",".join(str(r["seed"]) for r in runs)
         paper = ([f"{p_acc:.2f}", f"{p_cost:,}", f"{p_cpa:.2f}"] if p_acc is not None else ["-", "-", "-"])
         lines.append(" | ".join([
