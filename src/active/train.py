@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from src.active.state import ActiveState
 from src.config import ClassifierConfig
 from src.device import get_device
+from src.generate.classifiers import MNIST_MEAN, MNIST_STD
 from src.models.convnet import ThreeConvNet
 from src.seeding import rng, seed_everything, torch_generator
 
@@ -35,7 +36,7 @@ def training_set(state: ActiveState, num_classes: int, non_id_ratio: float,
 def to_input(images_u8) -> torch.Tensor:
     """uint8 (N, 28, 28) -> float (N, 1, 28, 28), MNIST-normalised."""
     x = torch.as_tensor(np.asarray(images_u8)).float().div_(255.0)
-    return ((x - 0.1307) / 0.3081).unsqueeze(1)
+    return ((x - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
 
 
 def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig,
