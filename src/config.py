@@ -98,6 +98,46 @@ class ClassifierConfig:
 
 
 @dataclass(frozen=True)
+class ContrastiveConfig:
+    seed: int  # pretraining seed (stage 0 representation; rounds continue with the AL seed)
+    width: int  # encoder width (the classifier of the CL methods is this encoder + linear head)
+    proj_dim: int  # projection head output size
+    temperature: float  # tau of Eq. 1
+    lr: float  # Adam, cosine-annealed over each call's steps
+    weight_decay: float
+    batch_size: int  # unlabeled images per step (two views each)
+    labeled_batch_size: int  # labeled images per step (two views each, SupCon)
+    pretrain_epochs: float  # passes over the whole pool at stage 0 (paper: 300)
+    round_epochs: float  # passes over the unlabeled pool per round (paper: 100); fractions allowed
+    rotation: float  # augmentation: +- degrees
+    shear: float  # augmentation: +- degrees of x-shear
+    scale: list  # augmentation: [low, high] isotropic scale
+    eval_batch_size: int  # feature extraction batch
+
+
+@dataclass(frozen=True)
+class CLClassifierConfig:
+    epochs: int  # paper: 100
+    batch_size: int
+    lr: float
+    weight_decay: float
+    milestones: Optional[list]  # lr x gamma at these epochs; null = constant lr (paper)
+    gamma: float
+    grad_clip: Optional[float]  # null = no clipping (paper)
+    label_smoothing: float
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    features: str  # encoder (last layer of the representation model) | projection
+    n_init: int  # k-means++ restarts
+    no_non_id_radius: float  # Distance(CL), clusters without labeled non-iD: radius = this quantile
+    #                          of the cluster's centroid distances (0: nearest first, 1: farthest first)
+    stage0: str  # CL methods' stage 0: strategy (paper: the CL strategy on pretrained features,
+    #              charged for every sample examined) | random (init_id random iD, as baselines)
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int  # active-learning seed: initial draw, training, tie-breaks (data stages have their own)
     strategy: str  # acquisition strategy, a key of src.active.strategies.REGISTRY
@@ -108,10 +148,15 @@ class Params:
     pool: PoolConfig
     active: ActiveConfig
     classifier: ClassifierConfig
+    contrastive: ContrastiveConfig
+    cl_classifier: CLClassifierConfig
+    cluster: ClusterConfig
     rounds: dict  # round name -> {prev: name of the state it continues from}; first prev is r00
 
 
-CHOICES = {("data", "source"): ("auto", "local", "download")}
+CHOICES = {("data", "source"): ("auto", "local", "download"),
+           ("cluster", "features"): ("encoder", "projection"),
+           ("cluster", "stage0"): ("strategy", "random")}
 
 
 def _unknown(where: str, key: str, valid: list[str]) -> ConfigError:
@@ -205,6 +250,9 @@ def _check_choices(params: Params, path: str) -> None:
     if set(params.active.costs) != set(COST_KEYS):
         raise ConfigError(f"{path}: active.costs must have exactly the keys {', '.join(COST_KEYS)}; "
                           f"got {', '.join(map(str, params.active.costs))}.")
+    if not 0.0 <= params.cluster.no_non_id_radius <= 1.0:
+        raise ConfigError(f"{path}: cluster.no_non_id_radius = {params.cluster.no_non_id_radius} must be a "
+                          f"quantile between 0 (nearest the centroid first) and 1 (farthest first).")
     for (section, key), allowed in CHOICES.items():
         value = getattr(getattr(params, section), key)
         if value not in allowed:

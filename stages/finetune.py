@@ -1,13 +1,22 @@
-"""Stage finetune@rNN: train on the labeled pool of state rNN -> model, pool outputs, test accuracy."""
+"""Stage finetune@rNN: train on the labeled pool of state rNN -> model, pool outputs, test accuracy.
+
+Pool outputs (runs/outputs/rNN.npz) are what the next acquire reads: `probs` (K + 1 softmax) for
+the baselines, `features` (clustering features of the representation model) for the CL strategies.
+
+Baselines: a three-conv net trained from scratch. CL strategies (random_cl, distance_cl): the
+representation model of round prev (or of `pretrain` for r00) continues contrastive training on
+both pools, then its encoder + a linear K + 1 head is finetuned as the classifier.
+"""
 import time
 
 from src import config, paths
 from src.active.state import ActiveState
+from src.active.strategies import uses_representation
 from src.io import load_npz, save_json, save_npz, save_torch
 from src.log import log
 
 
-def main(params_path: str = "params.yaml", round_name: str = "r00") -> None:
+def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str = paths.PRETRAIN) -> None:
     p = config.load(params_path)
     from src.active.train import accuracy, predict_probs, round_rng, train_classifier, training_set
     from src.device import cpu_state
@@ -16,25 +25,48 @@ def main(params_path: str = "params.yaml", round_name: str = "r00") -> None:
     state = ActiveState.load(paths.state(round_name), len(pool["images"]))
     k = p.active.num_classes
     train_idx = training_set(state, k, p.active.non_id_ratio, round_rng(p.seed, round_name, "undersample"))
+    seconds = {}
     t0 = time.perf_counter()
-    model = train_classifier(pool["images"][train_idx], state.labels[train_idx], p.classifier, k + 1,
-                             p.seed, f"{round_name}-train")
+    if uses_representation(p.strategy):
+        from src.contrastive.method import (continue_representation, finetune_classifier,
+                                            load_representation, save_round_model)
+        from src.contrastive.model import extract_features
+
+        rep = load_representation(paths.representation_source(prev))
+        rep_summary = continue_representation(rep, pool["images"], state, p, round_name)
+        seconds["representation"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        model = finetune_classifier(rep, pool["images"][train_idx], state.labels[train_idx], p, round_name)
+        eval_bs = p.contrastive.eval_batch_size
+    else:
+        rep, rep_summary = None, None
+        model = train_classifier(pool["images"][train_idx], state.labels[train_idx], p.classifier, k + 1,
+                                 p.seed, f"{round_name}-train")
+        eval_bs = p.classifier.eval_batch_size
     t1 = time.perf_counter()
-    probs = predict_probs(model, pool["images"], p.classifier.eval_batch_size)
+    if rep is None:  # baselines rank by the classifier's probabilities
+        outputs = {"probs": predict_probs(model, pool["images"], eval_bs)}
+    else:  # CL strategies cluster the representation model's features (float16 keeps the file small)
+        outputs = {"features": extract_features(rep, pool["images"], eval_bs, p.cluster.features).astype("float16")}
     t2 = time.perf_counter()
-    acc = accuracy(predict_probs(model, test["images"], p.classifier.eval_batch_size), test["labels"])
+    acc = accuracy(predict_probs(model, test["images"], eval_bs), test["labels"])
     t3 = time.perf_counter()
     y = state.labels[train_idx]
+    seconds.update(train=round(t1 - t0, 2), score_pool=round(t2 - t1, 2), test=round(t3 - t2, 2))
+    # score_pool: class probabilities (baselines) or clustering features (CL) of the whole pool
     metrics = {"round": state.round, "accuracy": acc, "cost": state.cost,
                "train_size": int(len(train_idx)), "train_id": int((y != k).sum()),
-               "train_non_id": int((y == k).sum()),
-               "seconds": {"train": round(t1 - t0, 2), "score_pool": round(t2 - t1, 2),
-                           "test": round(t3 - t2, 2)}}
-    save_torch(paths.model(round_name), {"config": config.to_dict(p.classifier), "state_dict": cpu_state(model)})
-    save_npz(paths.outputs(round_name), probs=probs)
+               "train_non_id": int((y == k).sum()), "seconds": seconds}
+    if rep is not None:
+        metrics["representation"] = {key: rep_summary[key] for key in ("steps", "loss_first", "loss_last")}
+        save_round_model(paths.model(round_name), rep, model, p)
+    else:
+        save_torch(paths.model(round_name), {"config": config.to_dict(p.classifier), "state_dict": cpu_state(model)})
+    save_npz(paths.outputs(round_name), **outputs)
     save_json(paths.round_metrics(round_name, "finetune"), metrics)
-    log(f"{round_name}: trained on {len(train_idx)} ({metrics['train_non_id']} non-iD) in {t1 - t0:.1f}s, "
-        f"scored pool in {t2 - t1:.1f}s; test accuracy {acc:.4f} at cost {state.cost:g}")
+    log(f"{round_name}: trained on {len(train_idx)} ({metrics['train_non_id']} non-iD) in "
+        f"{sum(v for key, v in seconds.items() if key in ('representation', 'train')):.1f}s, "
+        f"pool {'/'.join(outputs)} in {t2 - t1:.1f}s; test accuracy {acc:.4f} at cost {state.cost:g}")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ def tiny_params(raw_dir: str = "data/raw") -> dict:
     p["pool"].update(n_id=100, n_ambiguous=None, n_ood=1000, grid_images=8)
     p["active"].update(init_id=5, per_round_id=3)
     p["classifier"].update(width=4, epochs=2, milestones=[1], batch_size=16)
+    p["contrastive"].update(width=4, proj_dim=8, batch_size=64, labeled_batch_size=16, pretrain_epochs=1,
+                            round_epochs=0.5, eval_batch_size=256)
+    p["cl_classifier"].update(epochs=2, batch_size=16)
     p["rounds"] = {f"r{i:02d}": {"prev": f"r{i - 1:02d}"} for i in range(1, 4)}
     return p
 

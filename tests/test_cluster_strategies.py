@@ -49,7 +49,7 @@ def test_distance_cl_algorithm1_order():
 
 def test_distance_cl_farthest_option():
     feats, state, _, _, c = scene()
-    s = get("distance_cl", quota=4, num_classes=K, no_non_id="farthest")
+    s = get("distance_cl", quota=4, num_classes=K, no_non_id_radius=1.0)
     order = s.rank(state, {"features": feats}, np.random.default_rng(0)).order.tolist()
     assert [abs(feats[i][0]) for i in order if i in c] == [2, 2, 1, 1]
 
@@ -83,3 +83,46 @@ def test_passes_reach_zero_quota_clusters_and_survive_empty_ones():
     assert order.tolist() == [3, 4] and batch.tolist() == [0, 1]
     order, _ = passes([np.zeros(0, np.int64)], np.array([0]))
     assert len(order) == 0
+
+
+def test_stage0_by_strategy_charges_every_sample_examined():
+    """Stage 0 of the CL methods: nothing labeled, so no cluster is excluded and every cluster
+    is examined nearest its centroid first; whole passes until init_id iD; all examined cost."""
+    from src.active.loop import initial_state_by_strategy
+    from src.config import ActiveConfig
+
+    feats, _, a, b, c = scene()
+    n = len(feats)
+    category = np.full(n, 2, np.int8)  # OoD unless listed
+    iD = [i for i in a if abs(feats[i]).sum() <= 2] + list(c)  # near the centroids of A and C
+    category[iD] = 0
+    label = np.where(category == 0, 1, -1).astype(np.int16)
+    active = ActiveConfig(num_classes=K, init_id=5, per_round_id=2,
+                          costs={"id": 1.0, "ambiguous": 1.0, "ood": 2.0}, non_id_ratio=1.0)
+    strategy = get("distance_cl", quota=5, num_classes=K)
+    state, m = initial_state_by_strategy({"category": category, "label": label}, active, strategy,
+                                         {"features": feats}, np.random.default_rng(0))
+    got = state.labeled
+    assert m["labeled_id"] >= 5 and m["quota_met"] and m["examined"] == len(got)
+    assert m["cost"] == m["examined_id"] * 1.0 + m["examined_ood"] * 2.0  # non-iD examined are paid for
+    # B (nearest first) was queried too: no labeled non-iD yet, so nothing is excluded at stage 0
+    assert set(got) & set(b)
+    # inside every cluster, the nearest to the centroid came first
+    for cl, centre in ((a, (0, 0)), (c, (0, 100))):
+        picked = [np.linalg.norm(feats[i] - centre) for i in got if i in cl]
+        rest = [np.linalg.norm(feats[i] - centre) for i in cl if i not in got and i in state.unlabeled]
+        assert not rest or not picked or max(picked) <= min(rest) + 1e-9
+
+
+def test_from_params_passes_the_cluster_options():
+    from dataclasses import replace
+
+    from src import config
+    from src.active.strategies import DistanceCL, from_params
+    from tests.conftest import ROOT
+
+    p = config.load(ROOT / "params.yaml")
+    p = replace(p, strategy="distance_cl", cluster=replace(p.cluster, no_non_id_radius=0.5, n_init=2))
+    s = from_params(p, quota=7)
+    assert isinstance(s, DistanceCL) and s.no_non_id_radius == 0.5 and s.n_init == 2 and s.quota == 7
+    assert from_params(replace(p, strategy="entropy")).quota == p.active.per_round_id

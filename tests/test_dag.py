@@ -65,6 +65,18 @@ def test_rounds_chain():
                 (f"annotate@{key}", "report")} <= EDGES, key
 
 
+def test_representation_feeds_every_round():
+    """pretrain -> init and finetune_r00; each round's acquire reads the previous round's pool
+    outputs and its finetune the previous round's model (the CL methods continue its
+    representation model)."""
+    assert {("build_pool", "pretrain"), ("pretrain", "init"), ("pretrain", "finetune_r00")} <= EDGES
+    for key, item in PARAMS["rounds"].items():
+        trained = "finetune_r00" if item["prev"] == "r00" else f"finetune@{item['prev']}"
+        assert {(trained, f"acquire@{key}"), (trained, f"finetune@{key}")} <= EDGES, key
+    for stage in ("init", "finetune_r00", *(f"finetune@{k}" for k in PARAMS["rounds"])):
+        assert "strategy" in DVC[stage]["params"], stage  # the strategy decides the model
+
+
 def test_declared_paths_match_src_paths():
     declared = set().union(*(outs(s) for s in DVC))
     constants = {str(v) for k, v in vars(paths).items() if k.isupper() and isinstance(v, Path) and v.suffix}
@@ -73,7 +85,7 @@ def test_declared_paths_match_src_paths():
         constants |= {str(paths.model(r)), str(paths.outputs(r)), str(paths.round_metrics(r, "finetune"))}
         constants |= {str(paths.state(r)), str(paths.round_metrics(r, "annotate"))}
         if r != "r00":
-            constants.add(str(paths.candidates(r)))
+            constants |= {str(paths.candidates(r)), str(paths.round_metrics(r, "acquire"))}
     assert declared == constants
 
 
@@ -83,7 +95,8 @@ def test_stage_scripts_and_params_exist():
         assert importlib.import_module(module).main
         assert f"{module.replace('.', '/')}.py" in _paths(stage["deps"])
         for section in stage.get("params", []):
-            assert section in PARAMS, f"{name}: params section {section} missing"
+            top, _, key = section.partition(".")
+            assert top in PARAMS and (not key or key in PARAMS[top]), f"{name}: params {section} missing"
         for dep in _paths(stage["deps"]):
             assert (ROOT / dep).exists() or any(feeds(s, name) for s in DVC), (name, dep)
 

@@ -12,8 +12,8 @@ from src.data.pool import check_pool
 from src.data.verify import verify
 from src.generate.ambiguous import distinct_votes
 from src.io import load_npz
-from stages import (acquire, annotate, build_pool, fetch_data, finetune, init_state, make_ambiguous, report,
-                    train_ensemble, train_vae)
+from stages import (acquire, annotate, build_pool, fetch_data, finetune, init_state, make_ambiguous, pretrain,
+                    report, train_ensemble, train_vae)
 from stages._cli import run
 
 ORDER = [fetch_data, train_vae, train_ensemble, make_ambiguous, build_pool]
@@ -59,19 +59,45 @@ def test_all_stages_in_order(workdir):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(Path(".").rglob("*.tmp"))
 
-    # active-learning rounds
-    assert run_stage(init_state) == 0 and run_stage(finetune, "--round", "r00") == 0
+    # active-learning rounds: the paper's method (default strategy), then a baseline
+    assert run_stage(pretrain) == 0
+    pre = json.loads(paths.PRETRAIN_METRICS.read_text())
+    assert pre["steps"] == 3 and np.isfinite(pre["loss_last"])  # ceil(166 / 64) steps for 1 epoch
+    for strategy in ("distance_cl", "random"):
+        set_strategy(strategy)
+        run_rounds()
+        summary = json.loads(paths.SUMMARY.read_text())
+        assert set(summary) >= {"accuracy", "cost", "cost_per_acc", "id_precision"}
+        assert summary["labeled_id"] >= 5 + 3 * 3 and 0 <= summary["accuracy"] <= 100
+        curve = paths.CURVE_CSV.read_text().splitlines()
+        assert curve[0].startswith("round,cost,accuracy") and len(curve) == 1 + 4
+        assert paths.CURVE_PNG.read_bytes()[:4] == b"\x89PNG"
+        ckpt = torch.load(paths.model("r03"), weights_only=True)
+        acq = json.loads(paths.round_metrics("r01", "acquire").read_text())
+        if strategy == "distance_cl":
+            assert {"rep", "rep_config", "state_dict"} <= set(ckpt)  # representation + classifier
+            assert acq["seconds"]["kmeans"] >= 0 and acq["batches"] >= 1
+            fin = json.loads(paths.round_metrics("r02", "finetune").read_text())
+            assert fin["representation"]["steps"] == 2  # ceil(0.5 * unlabeled / 64)
+            r00 = json.loads(paths.round_metrics("r00", "annotate").read_text())
+            assert r00["labeled_id"] >= 5 and r00["cost"] == r00["examined"]  # charged for all examined
+        else:
+            assert "rep" not in ckpt and "kmeans" not in acq["seconds"]
+
+
+def set_strategy(name: str) -> None:
+    p = yaml.safe_load(Path("params.yaml").read_text())
+    p["strategy"] = name
+    Path("params.yaml").write_text(yaml.safe_dump(p))
+
+
+def run_rounds() -> None:
+    assert run_stage(init_state) == 0 and run_stage(finetune, "--round", "r00", "--prev", "pretrain") == 0
     for r, prev in (("r01", "r00"), ("r02", "r01"), ("r03", "r02")):
         assert run_stage(acquire, "--round", r, "--prev", prev) == 0
         assert run_stage(annotate, "--round", r, "--prev", prev) == 0
-        assert run_stage(finetune, "--round", r) == 0
+        assert run_stage(finetune, "--round", r, "--prev", prev) == 0
     assert run_stage(report) == 0
-    summary = json.loads(paths.SUMMARY.read_text())
-    assert set(summary) >= {"accuracy", "cost", "cost_per_acc", "id_precision"}
-    assert summary["labeled_id"] >= 5 + 3 * 3 and 0 <= summary["accuracy"] <= 100
-    curve = paths.CURVE_CSV.read_text().splitlines()
-    assert curve[0].startswith("round,cost,accuracy") and len(curve) == 1 + 4
-    assert paths.CURVE_PNG.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_same_params_same_numbers(workdir):
@@ -123,13 +149,13 @@ def test_ambiguous_gives_up_with_advice(workdir, capsys):
     assert not paths.AMBIGUOUS_NPZ.exists()
 
 
-def test_strategy_needing_features_gets_a_clear_error(workdir, capsys):
+def test_cl_strategy_on_baseline_outputs_gets_a_clear_error(workdir, capsys):
     for module in ORDER:
         assert run_stage(module) == 0
-    assert run_stage(init_state) == 0 and run_stage(finetune, "--round", "r00") == 0
-    p = yaml.safe_load(Path("params.yaml").read_text())
-    p["strategy"] = "distance_cl"
-    Path("params.yaml").write_text(yaml.safe_dump(p))
+    set_strategy("random")
+    assert run_stage(init_state) == 0 and run_stage(finetune, "--round", "r00", "--prev", "pretrain") == 0
+    set_strategy("distance_cl")  # without rerunning the finetune stage
     assert run_stage(acquire, "--round", "r01", "--prev", "r00") == 2
-    assert "needs model outputs ['features']" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "needs model outputs ['features']" in err and "Traceback" not in err
     assert not paths.candidates("r01").exists()

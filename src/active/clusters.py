@@ -13,8 +13,10 @@ def kmeans(features: np.ndarray, n_clusters: int, gen: np.random.Generator, n_in
 
     km = KMeans(n_clusters=n_clusters, init="k-means++", n_init=n_init,
                 random_state=int(gen.integers(0, 2**31 - 1)))
-    assign = km.fit_predict(np.asarray(features, dtype=np.float64))
-    return assign.astype(np.int64), km.cluster_centers_
+    feats = np.asarray(features)
+    feats = feats if feats.dtype in (np.float32, np.float64) else feats.astype(np.float64)
+    assign = km.fit_predict(feats)
+    return assign.astype(np.int64), km.cluster_centers_.astype(feats.dtype)
 
 
 def quotas(sizes: np.ndarray, total: int) -> np.ndarray:

@@ -11,12 +11,17 @@ from src.data.pool import CATEGORY_NAMES, ID
 from src.errors import DataError
 
 
-def initial_state(pool: dict, cfg: ActiveConfig, gen: np.random.Generator) -> tuple[ActiveState, dict]:
-    """Stage 0 for the baselines (as the paper): `init_id` random iD samples, cost = init_id."""
+def _check_labels(pool: dict, cfg: ActiveConfig) -> np.ndarray:
     id_rows = np.flatnonzero(pool["category"] == ID)
     if len(id_rows) and int(pool["label"][id_rows].max()) >= cfg.num_classes:
         raise DataError(f"pool iD labels go up to {int(pool['label'][id_rows].max())} but "
                         f"active.num_classes is {cfg.num_classes}; set it to the number of iD classes.")
+    return id_rows
+
+
+def initial_state(pool: dict, cfg: ActiveConfig, gen: np.random.Generator) -> tuple[ActiveState, dict]:
+    """Stage 0 for the baselines (as the paper): `init_id` random iD samples, cost = init_id."""
+    id_rows = _check_labels(pool, cfg)
     if len(id_rows) < cfg.init_id:
         raise DataError(f"pool has {len(id_rows)} iD samples, fewer than active.init_id={cfg.init_id}.")
     oracle = SimulatedOracle.from_pool(pool, cfg.costs, cfg.num_classes)
@@ -24,6 +29,23 @@ def initial_state(pool: dict, cfg: ActiveConfig, gen: np.random.Generator) -> tu
     labels = oracle.annotate(chosen)
     state = ActiveState.empty(len(pool["category"])).with_labels(chosen, labels, oracle.cost(chosen), 0)
     return state, round_metrics(state, pool["category"], chosen, 0)
+
+
+def initial_state_by_strategy(pool: dict, cfg: ActiveConfig, strategy, outputs: dict,
+                              gen: np.random.Generator) -> tuple[ActiveState, dict]:
+    """Stage 0 for the CL methods (as the paper): the strategy ranks the whole pool (nothing is
+    labeled yet) and samples are examined, whole passes at a time, until `init_id` iD are found;
+    every sample examined is charged. `strategy.quota` should be init_id."""
+    _check_labels(pool, cfg)
+    empty = ActiveState.empty(len(pool["category"]))
+    candidates = strategy.rank(empty, outputs, gen)
+    oracle = SimulatedOracle.from_pool(pool, cfg.costs, cfg.num_classes)
+    examined, labels, cost = examine(candidates.batches(), oracle, cfg.init_id)
+    state = empty.with_labels(examined, labels, cost, 0)
+    metrics = round_metrics(state, pool["category"], examined, 0)
+    metrics["id_found"] = int((labels != cfg.num_classes).sum())
+    metrics["quota_met"] = metrics["id_found"] >= cfg.init_id
+    return state, metrics
 
 
 def annotate_round(state: ActiveState, candidates: Candidates, pool: dict, cfg: ActiveConfig,

@@ -61,6 +61,26 @@ def get(name: str, **options) -> Strategy:
     return REGISTRY[name](**options)
 
 
+def from_params(p, quota: int | None = None) -> Strategy:
+    """The strategy named by `strategy` in params, with its options: the iD quota (default
+    active.per_round_id), K, and for the cluster strategies the `cluster` section."""
+    cls = REGISTRY.get(p.strategy)
+    if cls is None:
+        get(p.strategy)  # raises the error that lists the valid names
+    opts = {"quota": p.active.per_round_id if quota is None else quota, "num_classes": p.active.num_classes}
+    if issubclass(cls, ClusterStrategy):
+        opts["n_init"] = p.cluster.n_init
+    if issubclass(cls, DistanceCL):
+        opts["no_non_id_radius"] = p.cluster.no_non_id_radius
+    return cls(**opts)
+
+
+def uses_representation(name: str) -> bool:
+    """True for the paper's method (strategies that read contrastive features): their rounds train
+    the representation model and finetune encoder + linear head instead of the baseline net."""
+    return "features" in get(name).needs
+
+
 class AuxFilteredScore(Strategy):
     """Rank unlabeled samples by a score (higher first), after the auxiliary-class filter.
 
@@ -113,22 +133,30 @@ class Entropy(AuxFilteredScore):
         return -(p * np.log(p)).sum(1)
 
 
-class _ClusterStrategy(Strategy):
+class ClusterStrategy(Strategy):
     """k-means with K + 1 clusters over the features of the whole pool (P^L and P^U); quotas
     N_k proportional to |C_k| summing to `quota`; candidates come in whole passes."""
 
     needs = frozenset({"features"})
 
+    def __init__(self, quota: int = 10, num_classes: int = 10, n_init: int = 3):
+        super().__init__(quota, num_classes)
+        self.n_init = n_init
+
     def _clusters(self, state, outputs, rng):
+        import time
+
         from src.active.clusters import kmeans
 
-        feats = np.asarray(outputs["features"], dtype=np.float64)
-        assign, centroids = kmeans(feats, self.num_classes + 1, rng)
+        feats = np.asarray(outputs["features"], dtype=np.float32)
+        t0 = time.perf_counter()
+        assign, centroids = kmeans(feats, self.num_classes + 1, rng, self.n_init)
+        self.seconds = {"kmeans": round(time.perf_counter() - t0, 2)}
         return feats, assign, centroids
 
 
 @register
-class RandomCL(_ClusterStrategy):
+class RandomCL(ClusterStrategy):
     """Random(CL): random unlabeled samples from each cluster, N_k proportional to |C_k|."""
 
     name = "random_cl"
@@ -145,21 +173,23 @@ class RandomCL(_ClusterStrategy):
 
 
 @register
-class DistanceCL(_ClusterStrategy):
+class DistanceCL(ClusterStrategy):
     """Distance(CL), Algorithm 1. The cluster with the most labeled non-iD samples is excluded.
     In every other cluster the radius is the distance from the centroid to its closest labeled
     non-iD feature; samples inside are examined farthest first (nearest the boundary), then
-    samples outside nearest first. `no_non_id` decides clusters without labeled non-iD:
-    "nearest" (radius 0: nearest the centroid first, the safe reading of the paper's first
-    assumption) or "farthest" (radius infinite: farthest first). Ties break at random."""
+    samples outside nearest first. A cluster without labeled non-iD has no such radius; it uses
+    the `no_non_id_radius` quantile of its own members' centroid distances instead: 0 = nearest
+    the centroid first (the paper's first assumption at its safest: typical, surely iD, but
+    uninformative samples), 1 = farthest first (informative, but the edge is where non-iD sit),
+    in between = around that ring, inward first. Ties break at random."""
 
     name = "distance_cl"
 
-    def __init__(self, quota: int = 10, num_classes: int = 10, no_non_id: str = "nearest"):
-        super().__init__(quota, num_classes)
-        if no_non_id not in ("nearest", "farthest"):
-            raise ConfigError(f"distance_cl: no_non_id must be 'nearest' or 'farthest', got {no_non_id!r}.")
-        self.no_non_id = no_non_id
+    def __init__(self, quota: int = 10, num_classes: int = 10, n_init: int = 3, no_non_id_radius: float = 0.0):
+        super().__init__(quota, num_classes, n_init)
+        if not 0.0 <= no_non_id_radius <= 1.0:
+            raise ConfigError(f"distance_cl: no_non_id_radius must be a quantile in [0, 1], got {no_non_id_radius!r}.")
+        self.no_non_id_radius = no_non_id_radius
 
     def rank(self, state, outputs, rng):
         from src.active.clusters import distance_order, non_id_cluster, passes, quotas
@@ -183,7 +213,8 @@ class DistanceCL(_ClusterStrategy):
             if len(ref):
                 radius = float(dist[ref].min())
             else:
-                radius = 0.0 if self.no_non_id == "nearest" else np.inf
+                d = dist[np.flatnonzero(assign == k)]
+                radius = float(np.quantile(d, self.no_non_id_radius)) if len(d) else 0.0
             pos = distance_order(dist[members], radius, rng.random(len(members)))
             per_cluster.append(members[pos])
         order, batch = passes(per_cluster, quotas(sizes, self.quota))

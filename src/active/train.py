@@ -7,13 +7,14 @@ from scratch each round. Labeled non-iD samples are undersampled (`training_set`
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from src.active.state import ActiveState
-from src.config import ClassifierConfig
+from src.config import ClassifierConfig, CLClassifierConfig
 from src.device import get_device
 from src.generate.classifiers import MNIST_MEAN, MNIST_STD
 from src.models.convnet import ThreeConvNet
@@ -39,16 +40,21 @@ def to_input(images_u8) -> torch.Tensor:
     return ((x - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
 
 
-def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig,
-                     num_outputs: int, seed: int, stream: str) -> ThreeConvNet:
+def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig | CLClassifierConfig,
+                     num_outputs: int, seed: int, stream: str,
+                     make_model: Callable[[], torch.nn.Module] | None = None) -> torch.nn.Module:
+    """Supervised training with cross-entropy over K + 1 outputs. `make_model` builds the network
+    (default: a fresh ThreeConvNet of width cfg.width, the baselines); it runs right after the
+    global torch generator is seeded, so a new linear head is initialised reproducibly."""
     seed_everything(seed, f"{stream}-init")
     order = torch_generator(seed, f"{stream}-order")
     device = get_device()
+    model = make_model() if make_model is not None else ThreeConvNet(num_outputs, cfg.width)
     # channels_last: about 2x faster convolutions on CPU for these narrow layers
-    model = ThreeConvNet(num_outputs, cfg.width).to(device, memory_format=torch.channels_last)
+    model = model.to(device, memory_format=torch.channels_last)
     x, y = to_input(images_u8), torch.as_tensor(labels, dtype=torch.long)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.gamma)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones or []), gamma=cfg.gamma)
     model.train()
     for _ in range(cfg.epochs):
         perm = torch.randperm(len(x), generator=order)
@@ -58,7 +64,8 @@ def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierC
             loss = F.cross_entropy(logits, y[idx].to(device), label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            if cfg.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
         sched.step()
     return model.eval()

@@ -25,6 +25,12 @@ def supcon_loss(features: torch.Tensor, labels: torch.Tensor | None = None,
     if labels is not None and tuple(labels.shape) != (b,):
         raise ValueError(f"labels must be [B] = [{b}], got shape {tuple(labels.shape)}")
     z = F.normalize(features, dim=-1).transpose(0, 1).reshape(v * b, -1)  # view-major rows
+    if labels is None and v == 2:
+        # NT-Xent's usual case: one positive per anchor (the other view), so the mean over
+        # positives is a single log-probability - a cross-entropy, about 2x faster than the masks
+        logits = (z @ z.T / temperature).fill_diagonal_(float("-inf"))
+        target = torch.cat([torch.arange(b, 2 * b), torch.arange(b)]).to(z.device)
+        return F.cross_entropy(logits, target)
     ids = torch.arange(b, device=z.device) if labels is None else labels.to(z.device)
     ids = ids.repeat(v)
     self_mask = torch.eye(v * b, dtype=torch.bool, device=z.device)

@@ -24,9 +24,20 @@ def collect(round_names: list[str]) -> list[dict]:
                      "accuracy": round(100.0 * fin["accuracy"], 3),
                      **{k: ann[k] for k in ("labeled_id", "labeled_ambiguous", "labeled_ood",
                                             "examined", "examined_id", "id_precision")},
-                     "seconds_train": fin["seconds"]["train"], "seconds_score_pool": fin["seconds"]["score_pool"],
-                     "seconds_test": fin["seconds"]["test"], "seconds_annotate": ann.get("seconds", 0.0)})
+                     **_seconds(name, fin, ann)})
     return rows
+
+
+def _seconds(name: str, fin: dict, ann: dict) -> dict:
+    """Where a round's time went (columns of plots/rounds.csv); 0 for parts a strategy skips.
+    The acquire columns of a row are the acquisition that produced this state."""
+    acq_path = paths.round_metrics(name, "acquire")
+    acq = json.loads(acq_path.read_text())["seconds"] if acq_path.exists() else {}
+    out = {f"seconds_{k}": acq.get(k, 0.0) for k in ("kmeans", "select")}
+    out["seconds_annotate"] = ann.get("seconds", 0.0)
+    out.update({f"seconds_{k}": fin["seconds"].get(k, 0.0)
+                for k in ("representation", "train", "score_pool", "test")})
+    return out
 
 
 def summary(rows: list[dict]) -> dict:

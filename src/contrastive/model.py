@@ -1,0 +1,55 @@
+"""The representation model of the proposed method: the three-conv encoder plus a projection head.
+
+The contrastive loss is computed on the projection z = g(f(x)); the clustering features h = f(x)
+are the encoder's last layer (the flattened 3x3 map after the third conv block), as SimCLR and
+SupCon use the pre-projection representation downstream. `contrastive.cluster_features:
+projection` switches to the (L2-normalised) projection instead.
+The classifier is the same encoder with a linear K + 1 head (`classifier_from`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from src.models.convnet import ThreeConvNet, conv_encoder, feature_dim
+
+
+class RepresentationModel(nn.Module):
+    def __init__(self, width: int, proj_dim: int):
+        super().__init__()
+        self.width, self.proj_dim = width, proj_dim
+        d = feature_dim(width)
+        self.encoder = conv_encoder(width)
+        self.head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, proj_dim))
+
+    def forward(self, x):
+        return self.head(self.encoder(x))
+
+
+def classifier_from(rep: RepresentationModel, num_outputs: int) -> ThreeConvNet:
+    """A ThreeConvNet whose conv layers start from the representation model's encoder; the
+    linear head is new (initialised by the global torch generator: seed it before calling)."""
+    net = ThreeConvNet(num_outputs, rep.width)
+    net.features.load_state_dict(rep.encoder.state_dict())
+    return net
+
+
+@torch.no_grad()
+def extract_features(rep: RepresentationModel, images_u8: np.ndarray, batch_size: int,
+                     which: str = "encoder") -> np.ndarray:
+    """float32 (N, D) clustering features: the encoder output, or the L2-normalised projection."""
+    from src.active.train import to_input
+
+    if which not in ("encoder", "projection"):
+        raise ValueError(f"which must be 'encoder' or 'projection', got {which!r}")
+    rep.eval()
+    device = next(rep.parameters()).device
+    out = []
+    for s in range(0, len(images_u8), batch_size):
+        h = rep.encoder(to_input(images_u8[s:s + batch_size]).to(device, memory_format=torch.channels_last))
+        if which == "projection":
+            h = F.normalize(rep.head(h), dim=1)
+        out.append(h.cpu().numpy())
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)

@@ -1,0 +1,29 @@
+"""Stage pretrain: the CL methods' representation model learns from the whole unlabeled pool
+(SimCLR, no labels) -> models/pretrain.pt, metrics/pretrain.json."""
+from src import config, paths
+from src.io import load_npz, save_json
+from src.log import log
+
+
+def main(params_path: str = "params.yaml") -> None:
+    p = config.load(params_path)
+    from src.contrastive.method import new_representation, save_representation
+    from src.contrastive.train import train_contrastive
+
+    cfg = p.contrastive
+    images = load_npz(paths.POOL_NPZ, keys=("images",))["images"]
+    rep = new_representation(cfg, "pretrain")
+    log(f"pretrain: {cfg.pretrain_epochs:g} epochs over {len(images)} pool images, width {cfg.width}, "
+        f"batch {cfg.batch_size}")
+    summary = train_contrastive(rep, images, None, None, cfg, cfg.pretrain_epochs, cfg.seed, "pretrain",
+                                label="pretrain")
+    save_representation(paths.PRETRAIN_PT, rep)
+    save_json(paths.PRETRAIN_METRICS, {"epochs": cfg.pretrain_epochs, **summary})
+    log(f"pretrain: loss {summary['loss_first']} -> {summary['loss_last']} in {summary['seconds']}s "
+        f"({summary['views_per_s']} views/s)")
+
+
+if __name__ == "__main__":
+    from stages._cli import run
+
+    run(main, __doc__)
