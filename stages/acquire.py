@@ -25,7 +25,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = 
     t1 = time.perf_counter()
     cands = strategy.rank(state, outputs, rng(p.seed, f"{round_name}-acquire"))
     t2 = time.perf_counter()
-    seconds = dict(getattr(strategy, "seconds", {}))
+    seconds = dict(strategy.seconds)
     seconds["select"] = round(t2 - t1 - seconds.get("kmeans", 0.0), 2)
     save_npz(paths.candidates(round_name), order=cands.order, batch=cands.batch)
     save_json(paths.round_metrics(round_name, "acquire"),

@@ -7,6 +7,7 @@ are annotated whole. The round loop never special-cases a strategy.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,7 @@ class Strategy:
 
     name: str = ""
     needs: frozenset = frozenset()
+    seconds: dict = {}  # timings of the last rank() call by part (the cluster strategies: "kmeans")
 
     def __init__(self, quota: int = 10, num_classes: int = 10):
         self.quota, self.num_classes = quota, num_classes
@@ -144,8 +146,6 @@ class ClusterStrategy(Strategy):
         self.n_init = n_init
 
     def _clusters(self, state, outputs, rng):
-        import time
-
         from src.active.clusters import kmeans
 
         feats = np.asarray(outputs["features"], dtype=np.float32)

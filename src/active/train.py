@@ -34,10 +34,15 @@ def training_set(state: ActiveState, num_classes: int, non_id_ratio: float,
     return np.sort(np.concatenate([id_rows, chosen]).astype(np.int64))
 
 
+def normalise(x01: torch.Tensor) -> torch.Tensor:
+    """Pixels in [0, 1] -> MNIST-normalised (the network's input scale)."""
+    return (x01 - MNIST_MEAN) / MNIST_STD
+
+
 def to_input(images_u8) -> torch.Tensor:
     """uint8 (N, 28, 28) -> float (N, 1, 28, 28), MNIST-normalised."""
     x = torch.as_tensor(np.asarray(images_u8)).float().div_(255.0)
-    return ((x - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
+    return normalise(x).unsqueeze(1)
 
 
 def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig | CLClassifierConfig,

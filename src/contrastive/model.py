@@ -1,9 +1,9 @@
 """The representation model of the proposed method: the three-conv encoder plus a projection head.
 
-The contrastive loss is computed on the projection z = g(f(x)); the clustering features h = f(x)
-are the encoder's last layer (the flattened 3x3 map after the third conv block), as SimCLR and
-SupCon use the pre-projection representation downstream. `contrastive.cluster_features:
-projection` switches to the (L2-normalised) projection instead.
+The contrastive loss is computed on the projection z = g(f(x)). Clustering features
+(`cluster.features`): `projection` = the L2-normalised z, the output of the model's last layer;
+`encoder` = h = f(x), the flattened 3x3 map after the third conv block (SimCLR's usual
+downstream representation).
 The classifier is the same encoder with a linear K + 1 head (`classifier_from`).
 """
 from __future__ import annotations

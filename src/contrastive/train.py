@@ -18,9 +18,9 @@ import time
 import numpy as np
 import torch
 
+from src.active.train import normalise
 from src.contrastive.augment import mnist_affine
 from src.contrastive.loss import supcon_loss
-from src.generate.classifiers import MNIST_MEAN, MNIST_STD
 from src.log import log
 from src.seeding import torch_generator
 
@@ -53,7 +53,7 @@ def two_views(x_u8: torch.Tensor, cfg, generator: torch.Generator) -> torch.Tens
     x = x_u8.float().div_(255.0).unsqueeze(1)
     views = torch.cat([mnist_affine(x, generator, cfg.rotation, cfg.shear, tuple(cfg.scale)),
                        mnist_affine(x, generator, cfg.rotation, cfg.shear, tuple(cfg.scale))])
-    return (views - MNIST_MEAN) / MNIST_STD
+    return normalise(views)
 
 
 def _as_bvd(z: torch.Tensor, b: int) -> torch.Tensor:
