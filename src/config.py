@@ -71,6 +71,7 @@ class PoolConfig:
     n_id: Optional[int]  # MNIST train images in the pool; null = all 60,000
     n_ambiguous: Optional[int]  # null = every generated ambiguous image
     n_ood: int  # notMNIST requested; min(requested, available) is used and recorded
+    n_val: int  # MNIST train images held out as the validation split (never in the pool); 0 = none
     grid_images: int  # images per category sample grid
 
 
@@ -79,6 +80,7 @@ class ActiveConfig:
     num_classes: int  # K; the auxiliary non-iD class is K
     init_id: int  # stage 0: labeled iD samples (paper: 100)
     per_round_id: int  # minimum iD samples acquired per round (paper: 10)
+    target_id: int  # stopping rule: the process ends at the first state with >= this many labeled iD
     costs: dict  # cost of examining one sample per category: {id, ambiguous, ood}
     non_id_ratio: float  # training keeps <= ratio * (labeled iD / K) labeled non-iD samples
 
@@ -138,6 +140,12 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    budgets: list  # annotation budgets at which summary.json gives the (interpolated) accuracy
+    auc_range: list  # [low, high] cost range of the normalised area under accuracy vs log cost
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int  # active-learning seed: initial draw, training, tie-breaks (data stages have their own)
     strategy: str  # acquisition strategy, a key of src.active.strategies.REGISTRY
@@ -151,6 +159,7 @@ class Params:
     contrastive: ContrastiveConfig
     cl_classifier: CLClassifierConfig
     cluster: ClusterConfig
+    report: ReportConfig
     rounds: dict  # round name -> {prev: name of the state it continues from}; first prev is r00
 
 
@@ -253,6 +262,18 @@ def _check_choices(params: Params, path: str) -> None:
     if not 0.0 <= params.cluster.no_non_id_radius <= 1.0:
         raise ConfigError(f"{path}: cluster.no_non_id_radius = {params.cluster.no_non_id_radius} must be a "
                           f"quantile between 0 (nearest the centroid first) and 1 (farthest first).")
+    if params.active.target_id < 1:
+        raise ConfigError(f"{path}: active.target_id = {params.active.target_id} must be >= 1 (the number "
+                          f"of labeled iD samples at which active learning stops; paper: 300).")
+    if params.pool.n_val < 0:
+        raise ConfigError(f"{path}: pool.n_val = {params.pool.n_val} must be >= 0 (0 = no validation split).")
+    budgets = params.report.budgets
+    if not all(isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in budgets):
+        raise ConfigError(f"{path}: report.budgets = {budgets} must be positive annotation costs.")
+    lo_hi = params.report.auc_range
+    if (len(lo_hi) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in lo_hi)
+            or not 0 < lo_hi[0] < lo_hi[1]):
+        raise ConfigError(f"{path}: report.auc_range = {lo_hi} must be [low, high] costs with 0 < low < high.")
     for (section, key), allowed in CHOICES.items():
         value = getattr(getattr(params, section), key)
         if value not in allowed:

@@ -32,6 +32,7 @@ AMBIGUOUS_PNG = PLOTS / "ambiguous_grid.png"
 # build_pool
 POOL_NPZ = PREPARED / "pool.npz"
 TEST_NPZ = PREPARED / "test.npz"
+VAL_NPZ = PREPARED / "val.npz"  # validation split: MNIST train images not in the pool
 STATS_JSON = PREPARED / "stats.json"
 
 

@@ -1,8 +1,11 @@
-"""Stage annotate@rNN: the oracle examines candidates until the round's iD quota -> state rNN."""
+"""Stage annotate@rNN: the oracle examines candidates until the round's iD quota -> state rNN.
+
+After the stopping point (state prev holds `active.target_id` labeled iD) nothing is examined or
+charged: state rNN is state prev unchanged and the metrics say `finished`."""
 import time
 
 from src import config, paths
-from src.active.loop import annotate_round
+from src.active.loop import annotate_round, finished_metrics, reached_target
 from src.active.state import ActiveState
 from src.active.strategies import Candidates
 from src.io import load_npz, save_json
@@ -11,8 +14,15 @@ from src.log import log
 
 def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = "r00") -> None:
     p = config.load(params_path)
+    state = ActiveState.load(paths.state(prev))
+    if reached_target(state, p.active):
+        state.save(paths.state(round_name))
+        save_json(paths.round_metrics(round_name, "annotate"), finished_metrics(state, p.active))
+        log(f"{round_name}: finished - nothing examined (target of {p.active.target_id} labeled iD reached)")
+        return
     pool = load_npz(paths.POOL_NPZ, keys=("category", "label"))
-    state = ActiveState.load(paths.state(prev), len(pool["category"]))
+    if len(state.labels) != len(pool["category"]):
+        state = ActiveState.load(paths.state(prev), len(pool["category"]))  # raises the clear error
     c = load_npz(paths.candidates(round_name))
     t0 = time.perf_counter()
     new, metrics = annotate_round(state, Candidates(c["order"], c["batch"]), pool, p.active,

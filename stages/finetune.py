@@ -6,10 +6,18 @@ the baselines, `features` (clustering features of the representation model) for 
 Baselines: a three-conv net trained from scratch. CL strategies (random_cl, distance_cl): the
 representation model of round prev (or of `pretrain` for r00) continues contrastive training on
 both pools, then its encoder + a linear K + 1 head is finetuned as the classifier.
+
+Accuracy is measured on the test set (reported) and on the validation split (for tuning only).
+A round after the stopping point (state rNN is its prev state unchanged) trains nothing: the model
+file is prev's, the outputs and metrics say `finished`.
 """
+import shutil
 import time
 
+import numpy as np
+
 from src import config, paths
+from src.active.loop import finished_metrics, reached_target, round_index
 from src.active.state import ActiveState
 from src.active.strategies import uses_representation
 from src.io import load_npz, save_json, save_npz, save_torch
@@ -18,10 +26,20 @@ from src.log import log
 
 def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str = paths.PRETRAIN) -> None:
     p = config.load(params_path)
+    state = ActiveState.load(paths.state(round_name))
+    if state.round < round_index(round_name, p.rounds) and reached_target(state, p.active):
+        tmp = paths.model(round_name).with_suffix(".pt.tmp")
+        shutil.copyfile(paths.representation_source(prev), tmp)  # the model stays prev's
+        tmp.replace(paths.model(round_name))
+        save_npz(paths.outputs(round_name), finished=np.bool_(True), reached_in_round=np.int64(state.round))
+        save_json(paths.round_metrics(round_name, "finetune"), finished_metrics(state, p.active))
+        log(f"{round_name}: finished - the state is {prev}'s (target reached in round {state.round}); "
+            f"nothing trained")
+        return
     from src.active.train import accuracy, predict_probs, round_rng, train_classifier, training_set
     from src.device import cpu_state
 
-    pool, test = load_npz(paths.POOL_NPZ, keys=("images",)), load_npz(paths.TEST_NPZ)
+    pool, test, val = load_npz(paths.POOL_NPZ, keys=("images",)), load_npz(paths.TEST_NPZ), load_npz(paths.VAL_NPZ)
     state = ActiveState.load(paths.state(round_name), len(pool["images"]))
     k = p.active.num_classes
     train_idx = training_set(state, k, p.active.non_id_ratio, round_rng(p.seed, round_name, "undersample"))
@@ -51,10 +69,11 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str = 
     t2 = time.perf_counter()
     acc = accuracy(predict_probs(model, test["images"], eval_bs), test["labels"])
     t3 = time.perf_counter()
+    val_acc = accuracy(predict_probs(model, val["images"], eval_bs), val["labels"]) if len(val["labels"]) else None
     y = state.labels[train_idx]
     seconds.update(train=round(t1 - t0, 2), score_pool=round(t2 - t1, 2), test=round(t3 - t2, 2))
     # score_pool: class probabilities (baselines) or clustering features (CL) of the whole pool
-    metrics = {"round": state.round, "accuracy": acc, "cost": state.cost,
+    metrics = {"round": state.round, "accuracy": acc, "val_accuracy": val_acc, "cost": state.cost,
                "train_size": int(len(train_idx)), "train_id": int((y != k).sum()),
                "train_non_id": int((y == k).sum()), "seconds": seconds}
     if rep is not None:

@@ -1,4 +1,7 @@
-"""Stage report: per-round metrics -> metrics/summary.json, plots/curve.csv (Figure 4), curve.png."""
+"""Stage report: per-round metrics -> metrics/summary.json, plots/curve.csv (Figure 4), curve.png.
+
+Rows end at the first state with `active.target_id` labeled iD (the paper's stopping rule); a
+chain too short to reach it is reported with `target_reached: false` and a warning."""
 from src import config, paths
 from src.config import INITIAL_STATE
 from src.io import save_figure, save_json, save_text
@@ -8,14 +11,19 @@ from src.report.curve import CURVE_COLUMNS, collect, curve_figure, summary, to_c
 
 def main(params_path: str = "params.yaml") -> None:
     p = config.load(params_path)
-    rows = collect([INITIAL_STATE, *p.rounds])
-    result = summary(rows)
+    rows = collect([INITIAL_STATE, *p.rounds], p.active.target_id)
+    result = summary(rows, p.active.target_id, p.report.budgets, p.report.auc_range)
     save_text(paths.CURVE_CSV, to_csv(rows, CURVE_COLUMNS))
     save_text(paths.ROUNDS_CSV, to_csv(rows, list(rows[0])))
     save_figure(paths.CURVE_PNG, curve_figure(rows, f"MixMNIST, {p.strategy} (seed {p.seed})"))
     save_json(paths.SUMMARY, result)
     log(f"{p.strategy}: accuracy {result['accuracy']:.2f}% at cost {result['cost']:g} "
-        f"(cost/acc {result['cost_per_acc']}), iD precision {result['id_precision']}")
+        f"(cost/acc {result['cost_per_acc']}) with {result['labeled_id']} labeled iD after "
+        f"{result['rounds']} rounds; iD precision {result['id_precision']}")
+    if not result["target_reached"]:
+        log(f"WARNING: the chain ended at {rows[-1]['name']} with {result['labeled_id']} labeled iD, short of "
+            f"active.target_id = {p.active.target_id}: Table 2's row is not at the stopping point. Add "
+            f"entries to `rounds` in {params_path} (or lower active.target_id) and rerun `dvc repro`.")
 
 
 if __name__ == "__main__":

@@ -43,8 +43,8 @@ def tiny_params(raw_dir: str = "data/raw") -> dict:
                     kl_warmup_steps=20, recon_images=8)
     p["ensemble"].update(epochs=1, batch_size=16, train_subset=None, members=10)
     p["ambiguous"].update(count=6, batch_size=200, max_candidates=20000, grid_images=6)
-    p["pool"].update(n_id=100, n_ambiguous=None, n_ood=1000, grid_images=8)
-    p["active"].update(init_id=5, per_round_id=3)
+    p["pool"].update(n_id=100, n_ambiguous=None, n_ood=1000, n_val=40, grid_images=8)
+    p["active"].update(init_id=5, per_round_id=3, target_id=1000)
     p["classifier"].update(width=4, epochs=2, milestones=[1], batch_size=16)
     p["contrastive"].update(width=4, proj_dim=8, batch_size=64, labeled_batch_size=16, pretrain_epochs=1,
                             round_epochs=0.5, eval_batch_size=256)

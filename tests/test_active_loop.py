@@ -19,7 +19,7 @@ POOL = {"category": CATEGORY, "label": LABEL}
 
 
 def cfg(per_round_id=2, costs=None, init_id=3):
-    return ActiveConfig(num_classes=10, init_id=init_id, per_round_id=per_round_id,
+    return ActiveConfig(num_classes=10, init_id=init_id, per_round_id=per_round_id, target_id=300,
                         costs=costs or {"id": 1.0, "ambiguous": 1.0, "ood": 1.0}, non_id_ratio=1.0)
 
 
@@ -33,7 +33,7 @@ def test_oracle_labels_and_costs():
 
 def test_num_classes_must_cover_the_labels():
     with pytest.raises(DataError, match="active.num_classes is 5"):
-        initial_state(POOL, ActiveConfig(5, 3, 2, {"id": 1.0, "ambiguous": 1.0, "ood": 1.0}, 1.0),
+        initial_state(POOL, ActiveConfig(5, 3, 2, 300, {"id": 1.0, "ambiguous": 1.0, "ood": 1.0}, 1.0),
                       np.random.default_rng(0))
 
 
@@ -115,6 +115,10 @@ def test_summary_cost_per_accuracy_point():
              "labeled_ambiguous": 0, "labeled_ood": 0},
             {"accuracy": 90.0, "cost": 130.0, "examined": 30, "examined_id": 10, "labeled_id": 110,
              "labeled_ambiguous": 12, "labeled_ood": 8}]
-    s = summary(rows)
+    s = summary(rows, target_id=110, budgets=[100, 115, 200], auc_range=[100, 130])
+    assert s["target_reached"] is True and s["target_id"] == 110
+    assert s["acc_at_100"] == 80.0 and s["acc_at_200"] == 90.0  # flat after the last state
+    assert s["auc_log_cost"] is not None and 80.0 < s["auc_log_cost"] < 90.0
+    assert summary(rows, 111, [], [100, 130])["target_reached"] is False
     assert s["cost_per_acc"] == pytest.approx(130 / 90, abs=1e-4) and s["id_precision"] == pytest.approx(1 / 3, abs=1e-4)
     assert s["accuracy"] == 90.0 and s["rounds"] == 1

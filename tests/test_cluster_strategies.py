@@ -97,7 +97,7 @@ def test_stage0_by_strategy_charges_every_sample_examined():
     iD = [i for i in a if abs(feats[i]).sum() <= 2] + list(c)  # near the centroids of A and C
     category[iD] = 0
     label = np.where(category == 0, 1, -1).astype(np.int16)
-    active = ActiveConfig(num_classes=K, init_id=5, per_round_id=2,
+    active = ActiveConfig(num_classes=K, init_id=5, per_round_id=2, target_id=300,
                           costs={"id": 1.0, "ambiguous": 1.0, "ood": 2.0}, non_id_ratio=1.0)
     strategy = get("distance_cl", quota=5, num_classes=K)
     state, m = initial_state_by_strategy({"category": category, "label": label}, active, strategy,

@@ -19,13 +19,13 @@ def inputs(n_train=50, n_amb=20, n_ood=15):
 
 
 def cfg(**kw):
-    base = dict(seed=0, n_id=30, n_ambiguous=None, n_ood=100, grid_images=4)
+    base = dict(seed=0, n_id=30, n_ambiguous=None, n_ood=100, n_val=0, grid_images=4)
     return PoolConfig(**{**base, **kw})
 
 
 def test_contract_and_counts():
     mnist, amb, ood = inputs()
-    pool, test, stats = build_pool(mnist, amb, ood, cfg())
+    pool, test, _, stats = build_pool(mnist, amb, ood, cfg())
     check_pool(pool)
     assert pool["images"].dtype == np.uint8 and pool["images"].shape[1:] == (28, 28)
     n = len(pool["images"])
@@ -41,7 +41,7 @@ def test_contract_and_counts():
 
 def test_rows_trace_back_to_their_source():
     mnist, amb, ood = inputs()
-    pool, _, _ = build_pool(mnist, amb, ood, cfg())
+    pool, _, _, _ = build_pool(mnist, amb, ood, cfg())
     src = {ID: mnist["train_images"], AMBIGUOUS: amb["images"], OOD: ood["images"]}
     for i in range(len(pool["images"])):
         c, j = int(pool["category"][i]), int(pool["source_index"][i])
@@ -53,9 +53,9 @@ def test_rows_trace_back_to_their_source():
 
 def test_shuffled_and_seeded():
     mnist, amb, ood = inputs()
-    a, _, _ = build_pool(mnist, amb, ood, cfg(seed=1))
-    b, _, _ = build_pool(mnist, amb, ood, cfg(seed=1))
-    c, _, _ = build_pool(mnist, amb, ood, cfg(seed=2))
+    a, _, _, _ = build_pool(mnist, amb, ood, cfg(seed=1))
+    b, _, _, _ = build_pool(mnist, amb, ood, cfg(seed=1))
+    c, _, _, _ = build_pool(mnist, amb, ood, cfg(seed=2))
     np.testing.assert_array_equal(a["images"], b["images"])
     assert not np.array_equal(a["category"], c["category"])
     assert not (np.diff(a["category"]) >= 0).all()  # not left in blocks
@@ -63,13 +63,13 @@ def test_shuffled_and_seeded():
 
 def test_null_takes_everything():
     mnist, amb, ood = inputs()
-    _, _, stats = build_pool(mnist, amb, ood, cfg(n_id=None, n_ambiguous=None))
+    _, _, _, stats = build_pool(mnist, amb, ood, cfg(n_id=None, n_ambiguous=None))
     assert stats["by_category"]["id"] == 50 and stats["by_category"]["ambiguous"] == 20
 
 
 def test_check_pool_catches_violations():
     mnist, amb, ood = inputs()
-    pool, _, _ = build_pool(mnist, amb, ood, cfg())
+    pool, _, _, _ = build_pool(mnist, amb, ood, cfg())
     bad = dict(pool, label=pool["label"].copy())
     bad["label"][np.flatnonzero(pool["category"] == OOD)[0]] = 3
     with pytest.raises(DataError, match="-1 for the others"):
@@ -78,3 +78,19 @@ def test_check_pool_catches_violations():
         check_pool(dict(pool, category=pool["category"].astype(np.int64)))
     with pytest.raises(DataError, match="different lengths"):
         check_pool(dict(pool, source=pool["source"][:-1]))
+
+
+def test_validation_split_is_disjoint_from_pool_and_test():
+    """By source index: no validation image is in the pool; the test set is MNIST's own test file."""
+    mnist, amb, ood = inputs()
+    pool, test, val, stats = build_pool(mnist, amb, ood, cfg(n_id=None, n_val=12))
+    assert stats["val_size"] == len(val["labels"]) == 12
+    pool_rows = pool["source_index"][pool["category"] == ID]
+    assert np.intersect1d(val["source_index"], pool_rows).size == 0
+    assert len(pool_rows) == 50 - 12  # n_id null = every train image not held out
+    np.testing.assert_array_equal(val["images"], mnist["train_images"][val["source_index"]])
+    np.testing.assert_array_equal(val["labels"], mnist["train_labels"][val["source_index"]])
+    for img in val["images"]:  # nor in the test set
+        assert not (test["images"] == img).all(axis=(1, 2)).any()
+    with pytest.raises(DataError, match="n_val"):
+        build_pool(mnist, amb, ood, cfg(n_val=50))

@@ -83,6 +83,38 @@ def test_all_stages_in_order(workdir):
             assert r00["labeled_id"] >= 5 and r00["cost"] == r00["examined"]  # charged for all examined
         else:
             assert "rep" not in ckpt and "kmeans" not in acq["seconds"]
+        assert summary["target_reached"] is False  # tiny params: target_id 1000
+    check_stopping_rule()
+
+
+def set_param(section: str, key: str, value) -> None:
+    p = yaml.safe_load(Path("params.yaml").read_text())
+    p[section][key] = value
+    Path("params.yaml").write_text(yaml.safe_dump(p))
+
+
+def check_stopping_rule() -> None:
+    """Random, target 8 = 5 (stage 0) + 3 (r01): r02 and r03 examine, charge and train nothing."""
+    from src.active.state import ActiveState
+
+    set_param("active", "target_id", 8)
+    run_rounds()
+    r01 = ActiveState.load(paths.state("r01"))
+    assert r01.labeled_id(10) == 8
+    for r in ("r02", "r03"):
+        ann = json.loads(paths.round_metrics(r, "annotate").read_text())
+        assert ann["finished"] is True and ann["examined"] == 0 and ann["cost"] == r01.cost
+        assert json.loads(paths.round_metrics(r, "acquire").read_text())["candidates"] == 0
+        assert json.loads(paths.round_metrics(r, "finetune").read_text())["finished"] is True
+        s = ActiveState.load(paths.state(r))
+        assert np.array_equal(s.labels, r01.labels) and np.array_equal(s.acquired_round, r01.acquired_round)
+        assert s.cost == r01.cost and s.round == r01.round
+        assert paths.model(r).read_bytes() == paths.model("r01").read_bytes()  # the model stays r01's
+    summary = json.loads(paths.SUMMARY.read_text())
+    fin = json.loads(paths.round_metrics("r01", "finetune").read_text())
+    assert summary["target_reached"] is True and summary["rounds"] == 1 and summary["labeled_id"] == 8
+    assert summary["cost"] == r01.cost and summary["accuracy"] == round(100 * fin["accuracy"], 3)
+    assert len(paths.CURVE_CSV.read_text().splitlines()) == 1 + 2  # r00, r01
 
 
 def set_strategy(name: str) -> None:

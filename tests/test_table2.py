@@ -28,24 +28,34 @@ def exp_show():
 
 
 def test_groups_dedupes_and_skips_runs_without_summary():
-    groups = collect(exp_show())
+    groups = collect(exp_show(), workspace=True)
     assert sorted(s for s, _ in groups) == ["entropy", "random"]
     by_name = {s: runs for (s, _), runs in groups.items()}
-    assert sorted(r["seed"] for r in by_name["random"]) == [0, 1]  # workspace == HEAD counted once
+    assert sorted(r["seed"] for r in by_name["random"]) == [0, 1]
     assert len(by_name["entropy"]) == 2
+
+
+def test_committed_metrics_are_never_taken_silently():
+    """HEAD's summary (maybe another machine's) is not a run; the workspace counts only when current."""
+    by_name = {s: runs for (s, _), runs in collect(exp_show()).items()}
+    assert [r["seed"] for r in by_name["random"]] == [1]  # neither workspace nor HEAD
+    both = {s: runs for (s, _), runs in collect(exp_show(), workspace=True, committed=True).items()}
+    assert [r["name"] for r in both["random"]] == ["e3", "workspace"]  # HEAD == workspace counts once
+    only_head = {s: runs for (s, _), runs in collect(exp_show(), committed=True).items()}
+    assert [r["name"] for r in only_head["random"]] == ["e3", "main (committed)"]
 
 
 def test_different_settings_are_not_averaged():
     data = exp_show()
     data[1]["experiments"].append({"revs": [run("e5", "random", 2, 50.0, 100.0, {"classifier": {"width": 32}})]})
-    groups = collect(data)
+    groups = collect(data, workspace=True)
     assert len(groups) == 3
     table = markdown(groups)
     assert table.count("| Random [params") == 2 and "50.00" in table and "91.00 ± 1.41" in table
 
 
 def test_markdown_mean_std_and_paper_numbers():
-    table = markdown(collect(exp_show()))
+    table = markdown(collect(exp_show(), workspace=True))
     lines = table.splitlines()
     assert lines[0].startswith("| Acquisition") and len(lines) == 4
     random_row = next(line for line in lines if line.startswith("| Random"))
@@ -58,7 +68,7 @@ def test_markdown_mean_std_and_paper_numbers():
 def test_cli_reads_saved_json(tmp_path, capsys):
     path = tmp_path / "exp.json"
     path.write_text(json.dumps(exp_show()))
-    assert main(["--json", str(path)]) == 0
+    assert main(["--json", str(path), "--workspace"]) == 0
     assert "| Entropy" in capsys.readouterr().out
     path.write_text(json.dumps([run("w", "random", 0, 1.0, 1.0) | {"data": {"params": {}, "metrics": {}}}]))
     assert main(["--json", str(path)]) == 2

@@ -11,6 +11,23 @@ from src.data.pool import CATEGORY_NAMES, ID
 from src.errors import DataError
 
 
+def reached_target(state: ActiveState, cfg: ActiveConfig) -> bool:
+    """The paper's stopping rule: active learning ends at the first state with target_id labeled iD."""
+    return state.labeled_id(cfg.num_classes) >= cfg.target_id
+
+
+def round_index(round_name: str, rounds: dict) -> int:
+    """Position of a round in the chain: r00 (stage 0) is 0, the first entry of `rounds` 1, ..."""
+    names = list(rounds)
+    return names.index(round_name) + 1 if round_name in names else 0
+
+
+def finished_metrics(state: ActiveState, cfg: ActiveConfig) -> dict:
+    """What a round after the stopping point records: nothing examined, nothing trained."""
+    return {"round": state.round, "finished": True, "cost": state.cost,
+            "labeled_id": state.labeled_id(cfg.num_classes), "target_id": cfg.target_id, "examined": 0}
+
+
 def _check_labels(pool: dict, cfg: ActiveConfig) -> np.ndarray:
     id_rows = np.flatnonzero(pool["category"] == ID)
     if len(id_rows) and int(pool["label"][id_rows].max()) >= cfg.num_classes:

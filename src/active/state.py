@@ -35,6 +35,10 @@ class ActiveState:
     def unlabeled(self) -> np.ndarray:
         return np.flatnonzero(self.acquired_round == UNLABELED)
 
+    def labeled_id(self, num_classes: int) -> int:
+        """Labeled iD samples: labels 0..K-1 (the auxiliary class K is non-iD, -1 unlabeled)."""
+        return int(((self.labels >= 0) & (self.labels < num_classes)).sum())
+
     def with_labels(self, indices: np.ndarray, labels: np.ndarray, cost: float, round_: int) -> "ActiveState":
         """A new state with `indices` labeled in `round_`; refuses to relabel a sample."""
         indices = np.asarray(indices, dtype=np.int64)

@@ -3,6 +3,10 @@
 pool.npz: images uint8 (N,28,28); category int8 (0 iD, 1 ambiguous, 2 OoD); label int16
 (digit for iD, -1 otherwise); source <U16 short dataset name; source_index int32 (row in
 that source). Rows are shuffled with pool.seed so no strategy can exploit the order.
+
+val.npz: `pool.n_val` MNIST train images (images, labels, source_index) drawn first, from their
+own stream, and never in the pool; the test set is MNIST's separate test file. Knobs the project
+chooses are scored on this split, never on the test set.
 """
 from __future__ import annotations
 
@@ -25,18 +29,31 @@ def _take(n_available: int, requested: int | None, gen: np.random.Generator, wha
     return np.sort(gen.choice(n_available, n, replace=False))
 
 
-def build_pool(mnist: dict, ambiguous: dict, notmnist: dict, cfg: PoolConfig) -> tuple[dict, dict, dict]:
-    """Returns (pool arrays, test arrays, stats)."""
+def validation_rows(n_train: int, cfg: PoolConfig) -> np.ndarray:
+    """MNIST train rows of the validation split (sorted); the pool's iD rows come from the rest."""
+    if cfg.n_val < 0:
+        raise DataError(f"params.yaml: pool.n_val = {cfg.n_val} must be >= 0.")
+    if cfg.n_val >= n_train:
+        raise DataError(f"params.yaml: pool.n_val = {cfg.n_val} leaves no MNIST train image for the pool "
+                        f"({n_train} available); lower it.")
+    return np.sort(rng(cfg.seed, "val").choice(n_train, cfg.n_val, replace=False))
+
+
+def build_pool(mnist: dict, ambiguous: dict, notmnist: dict, cfg: PoolConfig) -> tuple[dict, dict, dict, dict]:
+    """Returns (pool arrays, test arrays, validation arrays, stats)."""
     gen = rng(cfg.seed, "pool")
     parts = []
+    n_train = len(mnist["train_images"])
+    val_rows = validation_rows(n_train, cfg)
+    id_rows = np.setdiff1d(np.arange(n_train), val_rows)  # the pool never holds a validation image
     requested = {"id": cfg.n_id, "ambiguous": cfg.n_ambiguous, "ood": cfg.n_ood}
-    available = {"id": len(mnist["train_images"]), "ambiguous": len(ambiguous["images"]),
-                 "ood": len(notmnist["images"])}
-    for cat, images, labels in ((ID, mnist["train_images"], mnist["train_labels"]),
-                                (AMBIGUOUS, ambiguous["images"], None),
-                                (OOD, notmnist["images"], None)):
+    available = {"id": len(id_rows), "ambiguous": len(ambiguous["images"]), "ood": len(notmnist["images"])}
+    for cat, images, labels, rows in ((ID, mnist["train_images"], mnist["train_labels"], id_rows),
+                                      (AMBIGUOUS, ambiguous["images"], None, None),
+                                      (OOD, notmnist["images"], None, None)):
         name = CATEGORY_NAMES[cat]
-        idx = _take(len(images), requested[name], gen, f"n_{name}")
+        idx = _take(len(images) if rows is None else len(rows), requested[name], gen, f"n_{name}")
+        idx = idx if rows is None else rows[idx]
         lab = labels[idx].astype(np.int16) if labels is not None else np.full(len(idx), -1, np.int16)
         parts.append((images[idx], np.full(len(idx), cat, np.int8), lab,
                       np.full(len(idx), SOURCES[cat], dtype="<U16"), idx.astype(np.int32)))
@@ -46,8 +63,12 @@ def build_pool(mnist: dict, ambiguous: dict, notmnist: dict, cfg: PoolConfig) ->
             "source": source[order], "source_index": source_index[order]}
     test = {"images": mnist["test_images"].astype(np.uint8),
             "labels": mnist["test_labels"].astype(np.int16)}
+    val = {"images": mnist["train_images"][val_rows].astype(np.uint8),
+           "labels": mnist["train_labels"][val_rows].astype(np.int16), "source_index": val_rows.astype(np.int32)}
     check_pool(pool)
-    return pool, test, pool_stats(pool, test, requested, available)
+    stats = pool_stats(pool, test, requested, available)
+    stats["val_size"] = int(len(val_rows))
+    return pool, test, val, stats
 
 
 def check_pool(pool: dict) -> None:

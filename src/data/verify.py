@@ -1,7 +1,8 @@
 """Check the built MixMNIST pool against its contract: `python -m src.data.verify`.
 
 Counts in stats.json equal the arrays; every ambiguous image carries one vote per ensemble
-member with 2-3 distinct classes; pool rows point at the right source images.
+member with 2-3 distinct classes; pool rows point at the right source images; the
+validation split shares no MNIST train image with the pool.
 """
 import json
 import sys
@@ -30,7 +31,11 @@ def verify(params_path: str = "params.yaml") -> dict:
     rows = np.flatnonzero(pool["category"] == AMBIGUOUS)
     if not np.array_equal(pool["images"][rows], amb["images"][pool["source_index"][rows]]):
         raise DataError(f"{paths.POOL_NPZ}: ambiguous rows do not match {paths.AMBIGUOUS_NPZ}.")
-    return {"pool": counts, "ambiguous_votes_per_image": int(amb["votes"].shape[1]),
+    val = load_npz(paths.VAL_NPZ)
+    mnist_rows = pool["source_index"][pool["source"] == "mnist"]
+    if np.intersect1d(val["source_index"], mnist_rows).size:
+        raise DataError(f"{paths.VAL_NPZ}: the validation split shares MNIST train images with the pool.")
+    return {"pool": counts, "val": int(len(val["labels"])), "ambiguous_votes_per_image": int(amb["votes"].shape[1]),
             "distinct_votes": {str(k): int((d == k).sum()) for k in np.unique(d)}}
 
 

@@ -8,11 +8,16 @@ import json
 from src import paths
 from src.errors import DataError
 
-CURVE_COLUMNS = ["round", "cost", "accuracy", "labeled_id", "labeled_ambiguous", "labeled_ood", "id_precision"]
+from src.report.budget import accuracy_at, auc_log_cost
+
+CURVE_COLUMNS = ["round", "cost", "accuracy", "val_accuracy", "labeled_id", "labeled_ambiguous", "labeled_ood",
+                 "id_precision"]
 
 
-def collect(round_names: list[str]) -> list[dict]:
-    """One row per state (r00 first): cost and labels of the state, accuracy of the model trained on it."""
+def collect(round_names: list[str], target_id: int | None = None) -> list[dict]:
+    """One row per state (r00 first): cost and labels of the state, accuracy of the model trained on
+    it - up to the first state with `target_id` labeled iD (the stopping rule); rounds after it
+    record `finished` and are not rows."""
     rows = []
     for name in round_names:
         try:
@@ -20,11 +25,17 @@ def collect(round_names: list[str]) -> list[dict]:
             fin = json.loads(paths.round_metrics(name, "finetune").read_text())
         except FileNotFoundError as exc:
             raise DataError(f"report: {exc.filename} is missing; run `dvc repro` to finish the rounds.") from None
+        if ann.get("finished") or fin.get("finished"):
+            break
+        val = fin.get("val_accuracy")
         rows.append({"name": name, "round": ann["round"], "cost": ann["cost"],
                      "accuracy": round(100.0 * fin["accuracy"], 3),
+                     "val_accuracy": None if val is None else round(100.0 * val, 3),
                      **{k: ann[k] for k in ("labeled_id", "labeled_ambiguous", "labeled_ood",
                                             "examined", "examined_id", "id_precision")},
                      **_seconds(name, fin, ann)})
+        if target_id is not None and ann["labeled_id"] >= target_id:
+            break
     return rows
 
 
@@ -40,17 +51,35 @@ def _seconds(name: str, fin: dict, ann: dict) -> dict:
     return out
 
 
-def summary(rows: list[dict]) -> dict:
-    """Table 2: accuracy (%) and cumulative cost at the last stage, cost per accuracy point; plus
-    the iD precision of all queries made by the strategy (stage 0 excluded)."""
+def _r(x, digits=3):
+    return None if x is None else round(x, digits)
+
+
+def summary(rows: list[dict], target_id: int, budgets: list, auc_range: list) -> dict:
+    """Table 2: accuracy (%) and cumulative cost at the state that reached `target_id` labeled iD
+    (or the last state, with target_reached false), cost per accuracy point; accuracy at fixed
+    budgets and the normalised area under accuracy vs log cost (src/report/budget.py); the iD
+    precision of all queries made by the strategy (stage 0 excluded). Validation accuracy is for
+    tuning only and comes last."""
     last = rows[-1]
     queried = rows[1:]
     examined = sum(r["examined"] for r in queried)
-    return {"accuracy": last["accuracy"], "cost": last["cost"],
-            "cost_per_acc": round(last["cost"] / last["accuracy"], 4) if last["accuracy"] else None,
-            "id_precision": round(sum(r["examined_id"] for r in queried) / examined, 4) if examined else None,
-            "labeled_id": last["labeled_id"], "labeled_ambiguous": last["labeled_ambiguous"],
-            "labeled_ood": last["labeled_ood"], "rounds": len(queried)}
+    costs, accs = [r["cost"] for r in rows], [r["accuracy"] for r in rows]
+    out = {"accuracy": last["accuracy"], "cost": last["cost"],
+           "cost_per_acc": round(last["cost"] / last["accuracy"], 4) if last["accuracy"] else None}
+    for b in budgets:
+        out[f"acc_at_{b:g}"] = _r(accuracy_at(costs, accs, b))
+    out["auc_log_cost"] = _r(auc_log_cost(costs, accs, *auc_range))
+    out.update({
+        "id_precision": round(sum(r["examined_id"] for r in queried) / examined, 4) if examined else None,
+        "labeled_id": last["labeled_id"], "labeled_ambiguous": last["labeled_ambiguous"],
+        "labeled_ood": last["labeled_ood"], "rounds": len(queried),
+        "target_id": target_id, "target_reached": last["labeled_id"] >= target_id})
+    if all(r.get("val_accuracy") is not None for r in rows):
+        val = [r["val_accuracy"] for r in rows]
+        out["val_accuracy"] = last["val_accuracy"]
+        out["val_auc_log_cost"] = _r(auc_log_cost(costs, val, *auc_range))
+    return out
 
 
 def to_csv(rows: list[dict], columns: list[str]) -> str:

@@ -2,7 +2,14 @@
 
 Reads `dvc exp show --json` (or a saved copy of it), groups experiments by `strategy`, and
 prints Markdown: mean +- std over seeds of accuracy (%), cost, cost/acc and iD precision, beside
-the paper's MixMNIST numbers. Runs with identical params (the workspace and its HEAD, say) count once.
+the paper's MixMNIST numbers. What counts as a run:
+- every experiment (`dvc exp run`) of the commits shown;
+- the workspace only when its outputs are up to date with its params and code (`dvc status` is
+  clean; with --json, only when --workspace says so);
+- committed metrics (HEAD's metrics/summary.json, possibly made on another machine) never by
+  default: --committed adds them, labelled as committed.
+Runs with identical params count once (an experiment before the workspace before a commit).
+The committed multi-seed evidence is a results folder: `python -m src.report.results <folder>`.
 """
 from __future__ import annotations
 
@@ -24,28 +31,35 @@ PAPER_MIXMNIST = {  # Table 2 of the paper: Acc., Cost, Cost/Acc.
 }
 
 
-def _runs(node, found: list) -> None:
-    """Every {params, metrics} record anywhere in `dvc exp show --json` output."""
+def _runs(node, found: list, kind: str) -> None:
+    """Every {params, metrics} record in `dvc exp show --json` output, as (kind, name, data):
+    kind is "workspace", "committed" (a commit's own metrics) or "experiment"."""
     if isinstance(node, dict):
         data = node.get("data")
         if isinstance(data, dict) and "params" in data and "metrics" in data:
-            found.append((node.get("name") or node.get("rev") or "?", data))
-        for value in node.values():
-            _runs(value, found)
+            this = kind if kind == "experiment" else ("workspace" if node.get("rev") == "workspace" else "committed")
+            found.append((this, node.get("name") or node.get("rev") or "?", data))
+        for key, value in node.items():
+            _runs(value, found, "experiment" if key == "experiments" or kind == "experiment" else kind)
     elif isinstance(node, list):
         for value in node:
-            _runs(value, found)
+            _runs(value, found, kind)
 
 
-def collect(exp_show: list) -> dict[tuple[str, str], list[dict]]:
+def collect(exp_show: list, workspace: bool = False, committed: bool = False) -> dict[tuple[str, str], list[dict]]:
     """(strategy, setting) -> list of {name, seed, metrics}, unique by params. `setting` is a
     short hash of every param but strategy and seed, so runs of different profiles or
-    hyperparameters are never averaged together."""
+    hyperparameters are never averaged together. The workspace and committed metrics count only
+    when asked (see the module docstring)."""
     found: list = []
-    _runs(exp_show, found)
+    _runs(exp_show, found, "top")
+    order = {"experiment": 0, "workspace": 1, "committed": 2}
+    found = sorted((f for f in found if (f[0] == "experiment" or (f[0] == "workspace" and workspace)
+                                         or (f[0] == "committed" and committed))), key=lambda f: order[f[0]])
     groups: dict[str, list[dict]] = {}
     seen = set()
-    for name, data in found:
+    for kind, name, data in found:
+        name = f"{name} (committed)" if kind == "committed" else name
         params = (data.get("params") or {}).get("params.yaml", {}).get("data") or {}
         metrics = (data.get("metrics") or {}).get(SUMMARY_FILE, {}).get("data")
         if not metrics or "strategy" not in params:
@@ -96,6 +110,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="a saved `dvc exp show --json` output (default: run it)")
     parser.add_argument("-A", "--all-commits", action="store_true",
                         help="include experiments based on earlier commits (default: HEAD's only)")
+    parser.add_argument("--workspace", action="store_true",
+                        help="count the workspace's metrics without checking `dvc status`")
+    parser.add_argument("--committed", action="store_true",
+                        help="also count metrics committed in git (labelled as committed; maybe another machine's)")
     args = parser.parse_args(argv)
     if args.json:
         with open(args.json) as fh:
@@ -107,11 +125,23 @@ def main(argv=None) -> int:
             print(f"error: `dvc exp show --json` failed: {out.stderr.strip()}", file=sys.stderr)
             return 2
         exp_show = json.loads(out.stdout)
-    groups = collect(exp_show)
+        if not args.workspace:
+            status = subprocess.run(["dvc", "status", "--json"], capture_output=True, text=True)
+            args.workspace = status.returncode == 0 and json.loads(status.stdout or "{}") == {}
+            if not args.workspace:
+                print("note: the workspace is not up to date (`dvc status`), so its metrics are not counted.",
+                      file=sys.stderr)
+    groups = collect(exp_show, workspace=args.workspace, committed=args.committed)
     if not groups:
-        print("error: no experiment has metrics/summary.json yet; run `dvc repro` or "
-              "`dvc exp run -S strategy=entropy` first.", file=sys.stderr)
+        print("error: no experiment has metrics/summary.json yet; run `dvc exp run` (README's flow) "
+              "first, or pass --committed to show the committed metrics.", file=sys.stderr)
         return 2
+    for runs in groups.values():
+        for r in runs:
+            if r.get("target_reached") is False:
+                print(f"WARNING: run {r['name']} ended with {r.get('labeled_id')} labeled iD, short of "
+                      f"active.target_id = {r.get('target_id')}: add entries to `rounds` in params.yaml.",
+                      file=sys.stderr)
     print(markdown(groups))
     return 0
 

@@ -1,0 +1,122 @@
+"""The multi-seed grid behind Table 2 and Figure 4:
+
+    python -m src.report.grid results/mixmnist-quick [--strategies ...] [--seeds 0 1 2]
+
+For each strategy x seed it runs `dvc exp run -S strategy=S -S seed=N` in this workspace (data
+stages and `pretrain` come from DVC's cache: they do not depend on either param), then copies the
+run's metrics/summary.json, plots/curve.csv, plots/rounds.csv and params.yaml to
+<out>/runs/<strategy>-s<seed>/ with run.json (git commit, experiment name, wall seconds). A run
+whose folder already holds the same params is skipped, so a killed grid resumes where it stopped.
+The default strategy and seed run last, so the workspace ends matching params.yaml. Finally the
+folder's table2.md and figure4.png are rebuilt (src/report/results.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from src import paths
+from src.log import log
+
+STRATEGIES = ["random", "least_confidence", "entropy", "random_cl", "distance_cl"]
+COPIED = {"summary.json": paths.SUMMARY, "curve.csv": paths.CURVE_CSV, "rounds.csv": paths.ROUNDS_CSV}
+
+
+def run_dir(out: Path, strategy: str, seed: int) -> Path:
+    return out / "runs" / f"{strategy}-s{seed}"
+
+
+def planned(base: dict, strategies: list[str], seeds: list[int]) -> list[tuple[str, int]]:
+    """Every (strategy, seed), the params.yaml default last."""
+    grid = [(s, n) for n in seeds for s in strategies]
+    default = (base["strategy"], base["seed"])
+    return [g for g in grid if g != default] + ([default] if default in grid else [])
+
+
+def done(folder: Path, params: dict) -> bool:
+    try:
+        return (yaml.safe_load((folder / "params.yaml").read_text()) == params
+                and (folder / "summary.json").exists() and (folder / "curve.csv").exists())
+    except FileNotFoundError:
+        return False
+
+
+def run_one(strategy: str, seed: int, dvc: str, log_file) -> tuple[int, str]:
+    cmd = [dvc, "exp", "run", "-S", f"strategy={strategy}", "-S", f"seed={seed}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    name, tail = "", []
+    for line in proc.stdout:
+        log_file.write(line)
+        log_file.flush()
+        tail = (tail + [line])[-40:]
+        if line.startswith("Running stage 'finetune") or "accuracy" in line and "cost" in line:
+            print(f"    {line.rstrip()}", flush=True)
+        m = re.search(r"Ran experiment\(s\): (\S+)", line)
+        name = m.group(1) if m else name
+    if proc.wait() != 0:
+        sys.stderr.write("".join(tail))
+    return proc.returncode, name
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", help="results folder, e.g. results/mixmnist-quick")
+    parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    params_text = Path("params.yaml").read_text()
+    base = yaml.safe_load(params_text)
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "stages",
+                            "dvc.yaml"], capture_output=True, text=True).stdout.strip()
+    if dirty:
+        log(f"WARNING: uncommitted changes in code ({dirty.splitlines()[0]} ...): run.json will record "
+            f"commit {commit[:8]}, which is not the code these runs use. Commit first.")
+    out.mkdir(parents=True, exist_ok=True)
+    todo = planned(base, args.strategies, args.seeds)
+    t_grid = time.perf_counter()
+    try:
+        with open(out / "grid.log", "a") as log_file:
+            for i, (strategy, seed) in enumerate(todo, 1):
+                params = {**base, "strategy": strategy, "seed": seed}
+                folder = run_dir(out, strategy, seed)
+                if done(folder, params):
+                    log(f"[{i}/{len(todo)}] {strategy} seed {seed}: already in {folder}, skipped")
+                    continue
+                log(f"[{i}/{len(todo)}] {strategy} seed {seed}: dvc exp run ...")
+                t0 = time.perf_counter()
+                rc, name = run_one(strategy, seed, dvc, log_file)
+                if rc != 0:
+                    log(f"error: `dvc exp run -S strategy={strategy} -S seed={seed}` failed (exit {rc}); "
+                        f"see {out / 'grid.log'}. Finished runs are kept; rerun the command to resume.")
+                    return rc
+                folder.mkdir(parents=True, exist_ok=True)
+                for dst, src in COPIED.items():
+                    shutil.copyfile(src, folder / dst)
+                (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+                seconds = round(time.perf_counter() - t0, 1)
+                (folder / "run.json").write_text(json.dumps(
+                    {"experiment": name, "commit": commit, "wall_seconds": seconds}, indent=2) + "\n")
+                s = json.loads((folder / "summary.json").read_text())
+                log(f"[{i}/{len(todo)}] {strategy} seed {seed}: {s['accuracy']:.2f}% at cost {s['cost']:g} "
+                    f"({seconds:.0f} s; grid {time.perf_counter() - t_grid:.0f} s)")
+    finally:
+        Path("params.yaml").write_text(params_text)
+    from src.report.results import build
+
+    build(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""A results folder's Table 2 and Figure 4, from its committed per-run files:
+
+    python -m src.report.results results/mixmnist-quick
+
+<folder>/runs/<strategy>-s<seed>/ holds summary.json, curve.csv and params.yaml of one run
+(written by src/report/grid.py). This writes <folder>/table2.md (mean +- std over seeds, the
+paper's numbers beside, labelled as the paper's) and <folder>/figure4.png (mean curve per strategy
+with a +- std band, the stopping point marked). Runs are grouped by strategy and by every other
+param, so different settings are never averaged together.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from src.errors import DataError
+from src.io import save_figure, save_text
+from src.report.budget import accuracy_at
+from src.report.table2 import PAPER_MIXMNIST, _fmt
+
+TABLE = "table2.md"
+FIGURE = "figure4.png"
+
+
+def load_runs(folder: Path) -> list[dict]:
+    """Every run of the folder: {name, strategy, seed, setting, summary, curve, params}."""
+    runs = []
+    for d in sorted((folder / "runs").glob("*/")):
+        try:
+            params = yaml.safe_load((d / "params.yaml").read_text())
+            summary = json.loads((d / "summary.json").read_text())
+            with open(d / "curve.csv") as fh:
+                curve = [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
+                         for row in csv.DictReader(fh)]
+        except (FileNotFoundError, json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise DataError(f"{d}: incomplete or unreadable run ({exc}); rerun the grid command to redo it, "
+                            f"or delete the folder.") from None
+        rest = {k: v for k, v in params.items() if k not in ("strategy", "seed")}
+        setting = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:6]
+        runs.append({"name": d.name, "strategy": params["strategy"], "seed": params["seed"],
+                     "setting": setting, "summary": summary, "curve": curve, "params": params})
+    if not runs:
+        raise DataError(f"{folder}/runs: no runs. Make them with `python -m src.report.grid {folder}`.")
+    return runs
+
+
+def groups(runs: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    out: dict[tuple[str, str], list[dict]] = {}
+    for r in runs:
+        out.setdefault((r["strategy"], r["setting"]), []).append(r)
+    rank = {s: i for i, s in enumerate(PAPER_MIXMNIST)}
+    return dict(sorted(out.items(), key=lambda kv: (kv[0][1], rank.get(kv[0][0], len(rank)), kv[0][0])))
+
+
+def table(runs: list[dict]) -> str:
+    g = groups(runs)
+    settings = {s for _, s in g}
+    first = next(iter(g.values()))[0]["summary"]
+    budgets = [k for k in first if k.startswith("acc_at_")]
+    head = (["Acquisition", "seeds", "Acc. (%)", "Cost", "Cost/Acc."] + [f"Acc. @ {k[7:]}" for k in budgets]
+            + ["AUC log-cost", "iD precision", "target reached", "paper Acc.", "paper Cost", "paper Cost/Acc."])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (strategy, setting), rs in g.items():
+        label, p_acc, p_cost, p_cpa = PAPER_MIXMNIST.get(strategy, (strategy, None, None, None))
+        if len(settings) > 1:
+            label = f"{label} [params {setting}]"
+        col = lambda key: [r["summary"].get(key) for r in rs]  # noqa: E731
+        reached = sum(bool(r["summary"].get("target_reached")) for r in rs)
+        cells = [label, ",".join(str(r["seed"]) for r in rs), _fmt(col("accuracy"), 2), _fmt(col("cost"), 0),
+                 _fmt(col("cost_per_acc"), 2), *[_fmt(col(k), 2) for k in budgets], _fmt(col("auc_log_cost"), 2),
+                 _fmt(col("id_precision"), 3), f"{reached}/{len(rs)}"]
+        cells += ([f"{p_acc:.2f}", f"{p_cost:,}", f"{p_cpa:.2f}"] if p_acc is not None else ["-", "-", "-"])
+        lines.append("| " + " | ".join(cells) + " |")
+    p = first_params = runs[0]["params"]
+    notes = [
+        "",
+        f"Ours: mean ± sample std over the seeds listed (`seed` = the active-learning seed; the data "
+        f"stages and the contrastive pretraining have their own fixed seeds). Acc. and Cost at the first "
+        f"state with {p['active']['target_id']} labeled iD (`active.target_id`, the paper's stopping rule). "
+        f"Acc. @ B: test accuracy at annotation budget B, linear in log cost between states, the final "
+        f"accuracy after the stop; AUC log-cost: mean accuracy over log cost in "
+        f"[{first_params['report']['auc_range'][0]}, {first_params['report']['auc_range'][1]}]. "
+        f"Columns headed *paper* are the paper's Table 2 (MixMNIST: 93,724-image pool, full-size "
+        f"models), not ours.",
+    ]
+    return "\n".join(lines + notes) + "\n"
+
+
+def mean_curve(rs: list[dict], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std over runs of accuracy at each budget of `grid` (NaN where a run has no model yet)."""
+    vals = np.array([[accuracy_at([c["cost"] for c in r["curve"]], [c["accuracy"] for c in r["curve"]], b)
+                      or np.nan for b in grid] for r in rs], dtype=float)
+    with np.errstate(all="ignore"):
+        ok = ~np.isnan(vals).any(0)  # only budgets every seed can afford
+        return np.where(ok, np.nanmean(vals, 0), np.nan), np.where(ok, np.nanstd(vals, 0, ddof=1) if len(rs) > 1
+                                                                    else 0.0, np.nan)
+
+
+def figure(runs: list[dict], title: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    costs = [c["cost"] for r in runs for c in r["curve"]]
+    grid = np.exp(np.linspace(math.log(min(costs)), math.log(max(costs)), 300))
+    for (strategy, setting), rs in groups(runs).items():
+        label = PAPER_MIXMNIST.get(strategy, (strategy,))[0]
+        stop_cost = np.mean([r["summary"]["cost"] for r in rs])
+        g = grid[grid <= max(r["summary"]["cost"] for r in rs)]
+        mean, std = mean_curve(rs, g)
+        line, = ax.plot(g, mean, label=f"{label} ({len(rs)} seeds)")
+        ax.fill_between(g, mean - std, mean + std, color=line.get_color(), alpha=0.2, lw=0)
+        ax.plot([stop_cost], [np.mean([r["summary"]["accuracy"] for r in rs])], marker="*", ms=12,
+                color=line.get_color(), mec="black", mew=0.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("annotation cost (samples examined, log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.plot([], [], ls="", marker="*", ms=10, color="gray", label="stopping point (mean)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def build(folder) -> tuple[Path, Path]:
+    folder = Path(folder)
+    runs = load_runs(folder)
+    save_text(folder / TABLE, table(runs))
+    title = f"Figure 4 (MixMNIST, {folder.name}): mean ± std over seeds"
+    return folder / TABLE, save_figure(folder / FIGURE, figure(runs, title))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", help="results folder, e.g. results/mixmnist-quick")
+    args = parser.parse_args(argv)
+    try:
+        t, f = build(args.folder)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(t.read_text())
+    print(f"wrote {t} and {f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
