@@ -49,8 +49,11 @@ def done(folder: Path, params: dict) -> bool:
         return False
 
 
-def run_one(strategy: str, seed: int, dvc: str, log_file) -> tuple[int, str]:
-    cmd = [dvc, "exp", "run", "-S", f"strategy={strategy}", "-S", f"seed={seed}"]
+def run_one(overrides: dict, dvc: str, log_file) -> tuple[int, str]:
+    """`dvc exp run -S key=value ...`, its output to `log_file`, progress lines to stdout."""
+    cmd = [dvc, "exp", "run"]
+    for key, value in overrides.items():
+        cmd += ["-S", f"{key}={value}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     name, tail = "", []
     for line in proc.stdout:
@@ -66,6 +69,40 @@ def run_one(strategy: str, seed: int, dvc: str, log_file) -> tuple[int, str]:
     return proc.returncode, name
 
 
+def set_key(params: dict, dotted: str, value) -> dict:
+    """A copy of `params` with section.key (or a top-level key) set to `value`."""
+    out = json.loads(json.dumps(params))
+    *parents, last = dotted.split(".")
+    node = out
+    for part in parents:
+        node = node[part]
+    if last not in node:
+        raise KeyError(f"params.yaml has no key '{dotted}'")
+    node[last] = value
+    return out
+
+
+def record(folder: Path, params: dict, name: str, commit: str, seconds: float) -> dict:
+    """Copy the workspace's run results (after `dvc exp run`) into `folder`; returns the summary."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for dst, src in COPIED.items():
+        shutil.copyfile(src, folder / dst)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (folder / "run.json").write_text(json.dumps(
+        {"experiment": name, "commit": commit, "wall_seconds": seconds}, indent=2) + "\n")
+    return json.loads((folder / "summary.json").read_text())
+
+
+def git_commit() -> str:
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "stages",
+                            "dvc.yaml"], capture_output=True, text=True).stdout.strip()
+    if dirty:
+        log(f"WARNING: uncommitted changes in code ({dirty.splitlines()[0]} ...): run.json will record "
+            f"commit {commit[:8]}, which is not the code these runs use. Commit first.")
+    return commit
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="results folder, e.g. results/mixmnist-quick")
@@ -76,12 +113,7 @@ def main(argv=None) -> int:
     params_text = Path("params.yaml").read_text()
     base = yaml.safe_load(params_text)
     dvc = str(Path(sys.executable).with_name("dvc"))
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "stages",
-                            "dvc.yaml"], capture_output=True, text=True).stdout.strip()
-    if dirty:
-        log(f"WARNING: uncommitted changes in code ({dirty.splitlines()[0]} ...): run.json will record "
-            f"commit {commit[:8]}, which is not the code these runs use. Commit first.")
+    commit = git_commit()
     out.mkdir(parents=True, exist_ok=True)
     todo = planned(base, args.strategies, args.seeds)
     t_grid = time.perf_counter()
@@ -95,19 +127,13 @@ def main(argv=None) -> int:
                     continue
                 log(f"[{i}/{len(todo)}] {strategy} seed {seed}: dvc exp run ...")
                 t0 = time.perf_counter()
-                rc, name = run_one(strategy, seed, dvc, log_file)
+                rc, name = run_one({"strategy": strategy, "seed": seed}, dvc, log_file)
                 if rc != 0:
                     log(f"error: `dvc exp run -S strategy={strategy} -S seed={seed}` failed (exit {rc}); "
                         f"see {out / 'grid.log'}. Finished runs are kept; rerun the command to resume.")
                     return rc
-                folder.mkdir(parents=True, exist_ok=True)
-                for dst, src in COPIED.items():
-                    shutil.copyfile(src, folder / dst)
-                (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
                 seconds = round(time.perf_counter() - t0, 1)
-                (folder / "run.json").write_text(json.dumps(
-                    {"experiment": name, "commit": commit, "wall_seconds": seconds}, indent=2) + "\n")
-                s = json.loads((folder / "summary.json").read_text())
+                s = record(folder, params, name, commit, seconds)
                 log(f"[{i}/{len(todo)}] {strategy} seed {seed}: {s['accuracy']:.2f}% at cost {s['cost']:g} "
                     f"({seconds:.0f} s; grid {time.perf_counter() - t_grid:.0f} s)")
     finally:

@@ -1,0 +1,96 @@
+"""Table 2 and Figure 4 from a saved results folder (src/report/results.py)."""
+import json
+
+import pytest
+import yaml
+
+from src.errors import DataError
+from src.report import results
+from src.report.curve import summary
+
+BASE = {"active": {"target_id": 120}, "report": {"budgets": [100, 150], "auc_range": [100, 150]}, "classifier": {"w": 8}}
+
+
+def write_run(folder, strategy, seed, points, params=None):
+    """points: [(cost, accuracy, labeled_id)]; summary.json made by the report's own function."""
+    d = folder / "runs" / f"{strategy}-s{seed}"
+    d.mkdir(parents=True)
+    rows = [{"cost": c, "accuracy": a, "labeled_id": n, "labeled_ambiguous": 0, "labeled_ood": 0,
+             "examined": 10, "examined_id": 8} for c, a, n in points]
+    p = {**BASE, **(params or {}), "strategy": strategy, "seed": seed}
+    (d / "summary.json").write_text(json.dumps(summary(rows, p["active"]["target_id"], [100, 150], [100, 150])))
+    (d / "curve.csv").write_text("round,cost,accuracy,labeled_id\n" + "".join(
+        f"{i},{c},{a},{n}\n" for i, (c, a, n) in enumerate(points)))
+    (d / "params.yaml").write_text(yaml.safe_dump(p))
+
+
+def test_table_and_figure_from_a_saved_folder(tmp_path):
+    write_run(tmp_path, "random", 0, [(100, 80.0, 100), (130, 84.0, 120)])
+    write_run(tmp_path, "random", 1, [(100, 82.0, 100), (140, 86.0, 120)])
+    write_run(tmp_path, "distance_cl", 0, [(100, 85.0, 100), (125, 90.0, 121)])
+    table_path, fig_path = results.build(tmp_path)
+    table = table_path.read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    random_row = next(r for r in rows if r.startswith("| Random |"))
+    cells = [c.strip() for c in random_row.strip("|").split("|")]
+    assert cells[1] == "0,1" and cells[2] == "85.00 ± 1.41" and cells[3] == "135 ± 7"
+    assert cells[5] == "81.00 ± 1.41"  # accuracy at budget 100: the stage-0 states
+    assert "93.84" in random_row and "paper" in rows[0] and "not ours" in table
+    assert rows.index(random_row) < rows.index(next(r for r in rows if r.startswith("| Distance (CL)")))
+    assert "2/2" in random_row  # both seeds reached the target
+    assert fig_path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_settings_are_not_averaged_and_missing_files_are_named(tmp_path):
+    write_run(tmp_path, "random", 0, [(100, 80.0, 120)])
+    write_run(tmp_path, "random", 1, [(100, 90.0, 120)], params={"classifier": {"w": 32}})
+    assert results.table(results.load_runs(tmp_path)).count("| Random [params") == 2
+    (tmp_path / "runs" / "random-s1" / "curve.csv").unlink()
+    with pytest.raises(DataError, match="random-s1"):
+        results.load_runs(tmp_path)
+    with pytest.raises(DataError, match="no runs"):
+        results.load_runs(tmp_path / "empty")
+
+
+def test_diagnostics_on_a_hand_built_feature_scene():
+    """Three tight blobs: digits 0 and 1 (iD) and one OoD blob; purity and nearest-iD share are exact."""
+    import numpy as np
+
+    from src.report.diagnostics import diagnose
+
+    g = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    feats = np.concatenate([c + 0.1 * g.standard_normal((30, 2)) for c in centres])
+    category = np.array([0] * 60 + [2] * 30, np.int8)
+    label = np.array([0] * 30 + [1] * 30 + [-1] * 30, np.int16)
+    label[:3] = 1  # three iD samples of blob 0 carry digit 1: they are not their cluster's majority
+    d = diagnose(feats, category, label, k=2, seed=0, nearest=90)
+    assert d["id_majority_share"] == round(57 / 60, 4)
+    assert d["nearest_id_share"] == round(60 / 90, 4)
+    assert sorted(c["size"] for c in d["clusters"]) == [30, 30, 30]
+    assert sorted(c["ood"] for c in d["clusters"]) == [0.0, 0.0, 1.0]
+
+
+def test_tuning_picks_the_best_validation_score_and_hides_test_accuracy():
+    from src.report.tune import choose, report
+
+    scores = {0.25: [90.0, 91.0], 0.5: [92.0, 92.5], 0.75: [92.25, 92.25]}
+    best, means = choose(scores)
+    assert best == 0.5 and means[0.75] == 92.25
+    assert choose({1: [80.0], 2: [80.0]})[0] == 1  # ties: the first value listed
+    text = report("cluster.no_non_id_radius", scores, {v: [95.0] for v in scores}, 0.5)
+    assert "| 0.5 **(best)** | 2 | 92.25 ± 0.35 |" in text and "test" in text.lower()
+    with pytest.raises(ValueError, match="n_val"):
+        choose({0.5: [None]})
+
+
+def test_set_key_refuses_unknown_keys():
+    from src.report.grid import planned, set_key
+
+    p = {"seed": 0, "strategy": "distance_cl", "cluster": {"no_non_id_radius": 0.5}}
+    assert set_key(p, "cluster.no_non_id_radius", 0.25)["cluster"]["no_non_id_radius"] == 0.25
+    assert p["cluster"]["no_non_id_radius"] == 0.5  # a copy
+    with pytest.raises(KeyError):
+        set_key(p, "cluster.radius", 1)
+    order = planned(p, ["random", "distance_cl"], [0, 1])
+    assert order[-1] == ("distance_cl", 0) and len(order) == 4  # the params.yaml default runs last
