@@ -50,5 +50,13 @@ def save_torch(path, obj) -> Path:
     return _atomic(path, lambda fh: torch.save(obj, fh))
 
 
+def copy_file(src, path) -> Path:
+    """`src`'s bytes to `path`, atomically."""
+    import shutil
+
+    with open(src, "rb") as fh_in:
+        return _atomic(path, lambda fh: shutil.copyfileobj(fh_in, fh))
+
+
 def save_figure(path, fig) -> Path:
     return _atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=110, bbox_inches="tight"))

@@ -11,7 +11,6 @@ Accuracy is measured on the test set (reported) and on the validation split (for
 A round after the stopping point (state rNN is its prev state unchanged) trains nothing: the model
 file is prev's, the outputs and metrics say `finished`.
 """
-import shutil
 import time
 
 import numpy as np
@@ -20,7 +19,7 @@ from src import config, paths
 from src.active.loop import finished_metrics, reached_target, round_index
 from src.active.state import ActiveState
 from src.active.strategies import uses_representation
-from src.io import load_npz, save_json, save_npz, save_torch
+from src.io import copy_file, load_npz, save_json, save_npz, save_torch
 from src.log import log
 
 
@@ -28,9 +27,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str = 
     p = config.load(params_path)
     state = ActiveState.load(paths.state(round_name))
     if state.round < round_index(round_name, p.rounds) and reached_target(state, p.active):
-        tmp = paths.model(round_name).with_suffix(".pt.tmp")
-        shutil.copyfile(paths.representation_source(prev), tmp)  # the model stays prev's
-        tmp.replace(paths.model(round_name))
+        copy_file(paths.representation_source(prev), paths.model(round_name))  # the model stays prev's
         save_npz(paths.outputs(round_name), finished=np.bool_(True), reached_in_round=np.int64(state.round))
         save_json(paths.round_metrics(round_name, "finetune"), finished_metrics(state, p.active))
         log(f"{round_name}: finished - the state is {prev}'s (target reached in round {state.round}); "

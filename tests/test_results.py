@@ -41,6 +41,17 @@ def test_table_and_figure_from_a_saved_folder(tmp_path):
     assert fig_path.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_targets_seed_by_seed(tmp_path):
+    write_run(tmp_path, "random", 0, [(100, 80.0, 100), (130, 84.0, 120)])
+    write_run(tmp_path, "least_confidence", 0, [(100, 80.0, 100), (200, 91.5, 120)])
+    write_run(tmp_path, "distance_cl", 0, [(110, 79.0, 100), (150, 90.6, 121)])
+    results.build(tmp_path)
+    row = (tmp_path / "targets.md").read_text().splitlines()[-1]
+    # 90.6 >= 91.5 - 1; cost 150 <= 1.2 * 130 = 156; below Random at budget 100? Distance has no
+    # model there (stage 0 cost 110): not compared. At 150 it is above.
+    assert row == "| 0 | 90.60 | 90.50 | yes | 150 | 156 | yes | none |"
+
+
 def test_settings_are_not_averaged_and_missing_files_are_named(tmp_path):
     write_run(tmp_path, "random", 0, [(100, 80.0, 120)])
     write_run(tmp_path, "random", 1, [(100, 90.0, 120)], params={"classifier": {"w": 32}})

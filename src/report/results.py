@@ -4,8 +4,9 @@
 
 <folder>/runs/<strategy>-s<seed>/ holds summary.json, curve.csv and params.yaml of one run
 (written by src/report/grid.py). This writes <folder>/table2.md (mean +- std over seeds, the
-paper's numbers beside, labelled as the paper's) and <folder>/figure4.png (mean curve per strategy
-with a +- std band, the stopping point marked). Runs are grouped by strategy and by every other
+paper's numbers beside, labelled as the paper's), <folder>/figure4.png (mean curve per strategy
+with a +- std band, the stopping point marked) and <folder>/targets.md (the method-quality target
+checked seed by seed). Runs are grouped by strategy and by every other
 param, so different settings are never averaged together.
 """
 from __future__ import annotations
@@ -28,6 +29,10 @@ from src.report.table2 import PAPER_MIXMNIST, _fmt
 
 TABLE = "table2.md"
 FIGURE = "figure4.png"
+TARGETS = "targets.md"
+TIMING = "timing.md"
+WORK = ("seconds_kmeans", "seconds_select", "seconds_annotate", "seconds_representation", "seconds_train",
+        "seconds_score_pool", "seconds_test")
 
 
 def load_runs(folder: Path) -> list[dict]:
@@ -96,12 +101,13 @@ def table(runs: list[dict]) -> str:
 
 def mean_curve(rs: list[dict], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std over runs of accuracy at each budget of `grid` (NaN where a run has no model yet)."""
-    vals = np.array([[accuracy_at([c["cost"] for c in r["curve"]], [c["accuracy"] for c in r["curve"]], b)
-                      or np.nan for b in grid] for r in rs], dtype=float)
-    with np.errstate(all="ignore"):
-        ok = ~np.isnan(vals).any(0)  # only budgets every seed can afford
-        return np.where(ok, np.nanmean(vals, 0), np.nan), np.where(ok, np.nanstd(vals, 0, ddof=1) if len(rs) > 1
-                                                                    else 0.0, np.nan)
+    vals = np.array([[np.nan if (a := accuracy_at([c["cost"] for c in r["curve"]], [c["accuracy"] for c in r["curve"]],
+                                                   b)) is None else a for b in grid] for r in rs], dtype=float)
+    ok = ~np.isnan(vals).any(0)  # only budgets every seed can afford
+    mean, std = np.full(len(grid), np.nan), np.full(len(grid), np.nan)
+    mean[ok] = vals[:, ok].mean(0)
+    std[ok] = vals[:, ok].std(0, ddof=1) if len(rs) > 1 else 0.0
+    return mean, std
 
 
 def figure(runs: list[dict], title: str):
@@ -133,10 +139,55 @@ def figure(runs: list[dict], title: str):
     return fig
 
 
+def targets(runs: list[dict]) -> str:
+    """The method-quality target, seed by seed: Distance(CL)'s accuracy at the stop >= Least
+    confidence's - 1 point, its cost <= 1.2 x Random's, and its accuracy >= Random's at every
+    budget of report.budgets that both runs reach (acc_at_B not null)."""
+    by = {(r["strategy"], r["seed"]): r["summary"] for r in runs}
+    seeds = sorted({s for (st, s) in by if st == "distance_cl"})
+    lines = ["| seed | Distance (CL) Acc. | Least Conf. Acc. − 1 | accuracy met | Distance (CL) Cost "
+             "| 1.2 × Random Cost | cost met | budgets where Distance (CL) < Random |", "|---|---|---|---|---|---|---|---|"]
+    for seed in seeds:
+        d, lc, rnd = by[("distance_cl", seed)], by.get(("least_confidence", seed)), by.get(("random", seed))
+        if lc is None or rnd is None:
+            continue
+        below = [k[7:] for k in d if k.startswith("acc_at_") and d[k] is not None and rnd.get(k) is not None
+                 and d[k] < rnd[k]]
+        lines.append(f"| {seed} | {d['accuracy']:.2f} | {lc['accuracy'] - 1:.2f} | "
+                     f"{'yes' if d['accuracy'] >= lc['accuracy'] - 1 else 'no'} | {d['cost']:g} | "
+                     f"{1.2 * rnd['cost']:g} | {'yes' if d['cost'] <= 1.2 * rnd['cost'] else 'no'} | "
+                     f"{', '.join(below) or 'none'} |")
+    return "\n".join(["# Method-quality target, seed by seed", ""] + lines) + "\n"
+
+
+def timing(folder: Path, runs: list[dict]) -> str:
+    """Wall seconds of each grid run (`dvc exp run`, from run.json) against the seconds of work its
+    rounds measured (rounds.csv); the rest is process starts and DVC's bookkeeping, spread over
+    the stages of the chain (init, finetune_r00, report and three per entry of `rounds`)."""
+    lines = ["| run | rounds to the stop | wall (s) | work (s) | other (s) | stages | other per stage (s) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in runs:
+        d = folder / "runs" / r["name"]
+        try:
+            wall = json.loads((d / "run.json").read_text())["wall_seconds"]
+            with open(d / "rounds.csv") as fh:
+                work = sum(float(row[k] or 0) for row in csv.DictReader(fh) for k in WORK if k in row)
+        except (FileNotFoundError, KeyError):
+            continue
+        stages = 3 + 3 * len(r["params"].get("rounds", {}))
+        lines.append(f"| {r['name']} | {r['summary']['rounds']} | {wall:.0f} | {work:.0f} | {wall - work:.0f} | "
+                     f"{stages} | {(wall - work) / stages:.1f} |")
+    return "\n".join(["# Where the time of each grid run went", "",
+                       "Measured by the grid on the machine that made the runs (the first run of a grid "
+                       "also pays for `pretrain` when it is not cached).", ""] + lines) + "\n"
+
+
 def build(folder) -> tuple[Path, Path]:
     folder = Path(folder)
     runs = load_runs(folder)
     save_text(folder / TABLE, table(runs))
+    save_text(folder / TARGETS, targets(runs))
+    save_text(folder / TIMING, timing(folder, runs))
     title = f"Figure 4 (MixMNIST, {folder.name}): mean ± std over seeds"
     return folder / TABLE, save_figure(folder / FIGURE, figure(runs, title))
 
