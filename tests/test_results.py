@@ -105,3 +105,36 @@ def test_set_key_refuses_unknown_keys():
         set_key(p, "cluster.radius", 1)
     order = planned(p, ["random", "distance_cl"], [0, 1])
     assert order[-1] == ("distance_cl", 0) and len(order) == 4  # the params.yaml default runs last
+
+
+def test_tune_command_flow_resumes_and_restores_params(tmp_path, monkeypatch):
+    """The command around `dvc exp run` (faked here): one run per value, a resumed call reruns
+    nothing, params.yaml is restored, and the report names the best validation score."""
+    from src import paths
+    from src.report import tune
+
+    monkeypatch.chdir(tmp_path)
+    text = yaml.safe_dump({"seed": 0, "strategy": "random", "cluster": {"no_non_id_radius": 0.5}})
+    (tmp_path / "params.yaml").write_text(text)
+    calls = []
+
+    def fake_run(overrides, dvc, log_file):
+        calls.append(overrides)
+        q = overrides["cluster.no_non_id_radius"]
+        for path in (paths.SUMMARY, paths.CURVE_CSV, paths.ROUNDS_CSV):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        paths.SUMMARY.write_text(json.dumps({"val_auc_log_cost": 90 - (q - 0.75) ** 2, "val_accuracy": 91.0}))
+        paths.CURVE_CSV.write_text("round,cost,accuracy\n")
+        paths.ROUNDS_CSV.write_text("name\n")
+        return 0, f"exp-{q}"
+
+    monkeypatch.setattr(tune, "run_one", fake_run)
+    monkeypatch.setattr(tune, "git_commit", lambda: "abc")
+    argv = ["out", "--knob", "cluster.no_non_id_radius", "--values", "0.25", "0.75"]
+    assert tune.main(argv) == 0
+    assert [c["cluster.no_non_id_radius"] for c in calls] == [0.25, 0.75]
+    assert calls[0]["strategy"] == "distance_cl"
+    assert (tmp_path / "params.yaml").read_text() == text
+    assert "| 0.75 **(best)** |" in (tmp_path / "out" / "cluster.no_non_id_radius.md").read_text()
+    assert tune.main(argv) == 0 and len(calls) == 2  # resumed: nothing rerun
+    assert tune.main(["out", "--knob", "cluster.radius", "--values", "1"]) == 2
