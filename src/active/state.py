@@ -1,4 +1,4 @@
-"""ActiveState: who is labeled, since when, as what, and what it cost (DESIGN.md section 5).
+"""ActiveState: who is labeled, since when, as what, and what it cost (docs/design.md, section 5).
 
 One file per round, written atomically, never edited in place: a round reads the previous
 state and writes a new one. Indices are absolute pool indices.

@@ -1,4 +1,4 @@
-"""Assemble the unlabeled pool (DESIGN.md section 5) and its Table-1 statistics.
+"""Assemble the unlabeled pool (docs/design.md, section 5) and its Table-1 statistics.
 
 pool.npz: images uint8 (N,28,28); category int8 (0 iD, 1 ambiguous, 2 OoD); label int16
 (digit for iD, -1 otherwise); source <U16 short dataset name; source_index int32 (row in
