@@ -21,8 +21,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = 
         log(f"{round_name}: finished - nothing examined (target of {p.active.target_id} labeled iD reached)")
         return
     pool = load_npz(paths.POOL_NPZ, keys=("category", "label"))
-    if len(state.labels) != len(pool["category"]):
-        state = ActiveState.load(paths.state(prev), len(pool["category"]))  # raises the clear error
+    state.check_pool_size(len(pool["category"]), paths.state(prev))
     c = load_npz(paths.candidates(round_name))
     t0 = time.perf_counter()
     new, metrics = annotate_round(state, Candidates(c["order"], c["batch"]), pool, p.active,

@@ -37,7 +37,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str = 
     from src.device import cpu_state
 
     pool, test, val = load_npz(paths.POOL_NPZ, keys=("images",)), load_npz(paths.TEST_NPZ), load_npz(paths.VAL_NPZ)
-    state = ActiveState.load(paths.state(round_name), len(pool["images"]))
+    state.check_pool_size(len(pool["images"]), paths.state(round_name))
     k = p.active.num_classes
     train_idx = training_set(state, k, p.active.non_id_ratio, round_rng(p.seed, round_name, "undersample"))
     seconds = {}

@@ -64,7 +64,12 @@ class ActiveState:
         d = load_npz(path)
         state = cls(d["acquired_round"].astype(np.int32), d["labels"].astype(np.int16),
                     float(d["cost"]), int(d["round"]))
-        if pool_size is not None and len(state.labels) != pool_size:
-            raise DataError(f"{path}: state covers {len(state.labels)} samples but the pool has "
-                            f"{pool_size}; the pool was rebuilt - rerun from the init stage.")
+        if pool_size is not None:
+            state.check_pool_size(pool_size, path)
         return state
+
+    def check_pool_size(self, pool_size: int, path) -> None:
+        """A state read from `path` must cover the pool it is used with."""
+        if len(self.labels) != pool_size:
+            raise DataError(f"{path}: state covers {len(self.labels)} samples but the pool has "
+                            f"{pool_size}; the pool was rebuilt - rerun from the init stage.")

@@ -69,15 +69,24 @@ def run_one(overrides: dict, dvc: str, log_file) -> tuple[int, str]:
     return proc.returncode, name
 
 
+def get_key(params: dict, dotted: str):
+    """The value of section.key (or a top-level key); KeyError names a key params.yaml lacks."""
+    node = params
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(f"params.yaml has no key '{dotted}'")
+        node = node[part]
+    return node
+
+
 def set_key(params: dict, dotted: str, value) -> dict:
     """A copy of `params` with section.key (or a top-level key) set to `value`."""
+    get_key(params, dotted)
     out = json.loads(json.dumps(params))
     *parents, last = dotted.split(".")
     node = out
     for part in parents:
         node = node[part]
-    if last not in node:
-        raise KeyError(f"params.yaml has no key '{dotted}'")
     node[last] = value
     return out
 

@@ -84,7 +84,7 @@ def table(runs: list[dict]) -> str:
                  _fmt(col("id_precision"), 3), f"{reached}/{len(rs)}"]
         cells += ([f"{p_acc:.2f}", f"{p_cost:,}", f"{p_cpa:.2f}"] if p_acc is not None else ["-", "-", "-"])
         lines.append("| " + " | ".join(cells) + " |")
-    p = first_params = runs[0]["params"]
+    p = runs[0]["params"]
     notes = [
         "",
         f"Ours: mean ± sample std over the seeds listed (`seed` = the active-learning seed; the data "
@@ -92,7 +92,7 @@ def table(runs: list[dict]) -> str:
         f"state with {p['active']['target_id']} labeled iD (`active.target_id`, the paper's stopping rule). "
         f"Acc. @ B: test accuracy at annotation budget B, linear in log cost between states, the final "
         f"accuracy after the stop; AUC log-cost: mean accuracy over log cost in "
-        f"[{first_params['report']['auc_range'][0]}, {first_params['report']['auc_range'][1]}]. "
+        f"[{p['report']['auc_range'][0]}, {p['report']['auc_range'][1]}]. "
         f"Columns headed *paper* are the paper's Table 2 (MixMNIST: 93,724-image pool, full-size "
         f"models), not ours.",
     ]

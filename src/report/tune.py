@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 from src.log import log
-from src.report.grid import git_commit, record, run_one, set_key
+from src.report.grid import done, get_key, git_commit, record, run_one, set_key
 from src.report.table2 import _fmt
 
 SCORE = "val_auc_log_cost"
@@ -65,13 +65,11 @@ def main(argv=None) -> int:
     base = yaml.safe_load(params_text)
     values = [yaml.safe_load(v) for v in args.values]
     try:
-        set_key(base, args.knob, None)
-    except (KeyError, TypeError) as exc:
-        print(f"error: {exc}; give --knob as section.key, e.g. cluster.no_non_id_radius", file=sys.stderr)
+        current = get_key(base, args.knob)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}; give --knob as section.key, e.g. cluster.no_non_id_radius",
+              file=sys.stderr)
         return 2
-    current = base
-    for part in args.knob.split("."):
-        current = current[part]
     dvc = str(Path(sys.executable).with_name("dvc"))
     commit = git_commit()
     scores, finals = {v: [] for v in values}, {v: [] for v in values}
@@ -82,11 +80,7 @@ def main(argv=None) -> int:
                 for seed in args.seeds:
                     params = set_key({**base, "strategy": args.strategy, "seed": seed}, args.knob, v)
                     folder = run_dir(out, args.knob, v, seed)
-                    try:
-                        same = yaml.safe_load((folder / "params.yaml").read_text()) == params
-                    except FileNotFoundError:
-                        same = False
-                    if not same:
+                    if not done(folder, params):
                         log(f"{args.knob}={v} seed {seed}: dvc exp run ...")
                         t0 = time.perf_counter()
                         rc, name = run_one({"strategy": args.strategy, "seed": seed, args.knob: v}, dvc, log_file)
