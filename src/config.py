@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
+import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,20 +237,144 @@ INITIAL_STATE = "r00"
 COST_KEYS = ("id", "ambiguous", "ood")
 
 
+ROUND_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
 def check_rounds(rounds: dict, where: str) -> None:
-    """Rounds must form one chain r00 -> first -> ... -> last, each naming its predecessor."""
+    """Rounds must form one chain r00 -> first -> ... -> last, each naming its predecessor.
+
+    DVC parses the round table (dvc.yaml's foreach) before any stage runs, so some mistakes reach
+    DVC's own wording first; `python -m src.config check` runs this check alone (README maps DVC's
+    messages to these)."""
     expected_prev = INITIAL_STATE
+    names = [str(n) for n in rounds]
     for name, spec in rounds.items():
-        if not isinstance(spec, dict) or set(spec) != {"prev"}:
-            raise ConfigError(f"{where}.rounds.{name}: expected {{prev: <previous round>}}, got {spec!r}.")
+        entry = f"{where}: rounds.{name}"
+        if not isinstance(name, str) or not ROUND_NAME.match(name):
+            raise ConfigError(f"{entry}: a round name must be letters, digits, '-' or '_' (e.g. r01); "
+                              f"got {name!r}.")
         if name == INITIAL_STATE:
-            raise ConfigError(f"{where}.rounds: '{INITIAL_STATE}' is the initial state, not a round.")
-        if spec["prev"] != expected_prev:
+            raise ConfigError(f"{entry}: '{INITIAL_STATE}' is the initial state (stage 0, written by the init "
+                              f"stage), not a round; start the table with r01: {{prev: {INITIAL_STATE}}}.")
+        if not isinstance(spec, dict) or set(spec) != {"prev"}:
+            raise ConfigError(f"{entry}: expected {{prev: <previous round>}}, got {spec!r}; write it as "
+                              f"{name}: {{prev: {expected_prev}}}.")
+        prev = spec["prev"]
+        if prev != expected_prev:
+            why = ("is null" if prev is None else
+                   f"names a round listed after it (a cycle)" if str(prev) in names[names.index(name):] else
+                   f"is '{prev}'")
             raise ConfigError(
-                f"{where}.rounds.{name}: prev is '{spec['prev']}' but the round before it is "
-                f"'{expected_prev}'. The chain must be {INITIAL_STATE} -> first round -> ... in "
-                f"order; fix the prev entries (each round continues from the one listed above it).")
+                f"{entry}: prev {why} but the round before it is '{expected_prev}'. The chain must be "
+                f"{INITIAL_STATE} -> first round -> ... in order: write {name}: {{prev: {expected_prev}}} "
+                f"(each round continues from the one listed above it).")
         expected_prev = name
+
+
+# ---------------------------------------------------------------- ranges
+# Every numeric, list and mapping param has a rule: (check, "allowed range" in words). A value
+# outside it is refused with the key, the value and the range (tests/test_config.py checks that
+# every such field of every section has a rule, so a new param cannot skip this).
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _at_least(lo):
+    return (lambda v: _num(v) and v >= lo), f">= {lo}"
+
+
+def _above(lo):
+    return (lambda v: _num(v) and v > lo), f"> {lo} and finite"
+
+
+def _between(lo, hi, hi_open=False):
+    return ((lambda v: _num(v) and lo <= v and (v < hi if hi_open else v <= hi)),
+            f"in [{lo}, {hi}{')' if hi_open else ']'}")
+
+
+def _milestones(v) -> bool:
+    return (isinstance(v, list) and all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in v)
+            and v == sorted(set(v)))
+
+
+def _scale(v) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(_num(s) for s in v) and 0 < v[0] <= v[1]
+
+
+def _costs(v) -> bool:
+    return isinstance(v, dict) and set(v) == set(COST_KEYS) and all(_num(c) and c >= 0 for c in v.values())
+
+
+def _budgets(v) -> bool:
+    return isinstance(v, list) and all(_num(b) and b > 0 for b in v)
+
+
+def _auc_range(v) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(_num(b) for b in v) and 0 < v[0] < v[1]
+
+
+def _archs(v) -> bool:
+    return isinstance(v, list) and all(isinstance(a, str) and a for a in v)
+
+
+SEED = _at_least(0)
+COUNT = _at_least(1)  # a count where zero is meaningless
+RATE = _above(0)  # learning rates, temperatures, factors
+PENALTY = _at_least(0)  # weight decay, degrees of augmentation
+SMOOTHING = _between(0, 1, hi_open=True)
+MILESTONES = (_milestones, "a list of increasing epoch numbers >= 1")
+RANGES = {
+    "seed": SEED,
+    "vae.seed": SEED, "vae.channels": COUNT, "vae.z_top": COUNT, "vae.z_bottom": COUNT, "vae.epochs": COUNT,
+    "vae.batch_size": COUNT, "vae.lr": RATE, "vae.kl_warmup_steps": _at_least(0), "vae.grad_clip": RATE,
+    "vae.train_subset": COUNT, "vae.recon_images": COUNT,
+    "ensemble.seed": SEED, "ensemble.members": COUNT, "ensemble.epochs": COUNT, "ensemble.batch_size": COUNT,
+    "ensemble.lr": RATE, "ensemble.train_subset": COUNT, "ensemble.min_accuracy": _between(0, 1),
+    "ensemble.archs": (_archs, "a non-empty list of architecture names"),
+    "ambiguous.seed": SEED, "ambiguous.count": COUNT, "ambiguous.mix": _between(0, 1),
+    "ambiguous.min_distinct": COUNT, "ambiguous.max_distinct": COUNT, "ambiguous.batch_size": COUNT,
+    "ambiguous.max_candidates": COUNT, "ambiguous.grid_images": COUNT,
+    "pool.seed": SEED, "pool.n_id": COUNT, "pool.n_ambiguous": _at_least(0), "pool.n_ood": _at_least(0),
+    "pool.n_val": _at_least(0), "pool.grid_images": COUNT,
+    "active.num_classes": _at_least(2), "active.init_id": COUNT, "active.per_round_id": COUNT,
+    "active.target_id": COUNT, "active.non_id_ratio": _at_least(0),
+    "active.costs": (_costs, f"a mapping of exactly {', '.join(COST_KEYS)} to finite numbers >= 0"),
+    "classifier.width": COUNT, "classifier.epochs": COUNT, "classifier.batch_size": COUNT, "classifier.lr": RATE,
+    "classifier.weight_decay": PENALTY, "classifier.milestones": MILESTONES, "classifier.gamma": RATE,
+    "classifier.grad_clip": RATE, "classifier.label_smoothing": SMOOTHING, "classifier.eval_batch_size": COUNT,
+    "contrastive.seed": SEED, "contrastive.width": COUNT, "contrastive.proj_dim": COUNT,
+    "contrastive.temperature": RATE, "contrastive.lr": RATE, "contrastive.weight_decay": PENALTY,
+    "contrastive.batch_size": COUNT, "contrastive.labeled_batch_size": COUNT,
+    "contrastive.pretrain_epochs": _at_least(0), "contrastive.round_epochs": _at_least(0),
+    "contrastive.rotation": _between(0, 180), "contrastive.shear": _between(0, 89),
+    "contrastive.scale": (_scale, "[low, high] with 0 < low <= high"), "contrastive.eval_batch_size": COUNT,
+    "cl_classifier.epochs": COUNT, "cl_classifier.batch_size": COUNT, "cl_classifier.lr": RATE,
+    "cl_classifier.weight_decay": PENALTY, "cl_classifier.milestones": MILESTONES, "cl_classifier.gamma": RATE,
+    "cl_classifier.grad_clip": RATE, "cl_classifier.label_smoothing": SMOOTHING,
+    "cluster.n_init": COUNT, "cluster.no_non_id_radius": _between(0, 1),
+    "report.budgets": (_budgets, "a list of annotation costs > 0"),
+    "report.auc_range": (_auc_range, "[low, high] costs with 0 < low < high"),
+}
+
+
+def _value(params: Params, dotted: str):
+    obj = params
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def check_ranges(params: Params, path: str) -> None:
+    """Every rule of RANGES (null is allowed where the field is Optional), then cross-field rules."""
+    for key, (ok, allowed) in RANGES.items():
+        value = _value(params, key)
+        if value is not None and not ok(value):
+            raise ConfigError(f"{path}: {key} = {value!r} is out of range: allowed {allowed}.")
+    amb, members = params.ambiguous, params.ensemble.members
+    if not amb.min_distinct <= amb.max_distinct <= members:
+        raise ConfigError(f"{path}: ambiguous.min_distinct = {amb.min_distinct} and max_distinct = "
+                          f"{amb.max_distinct} must satisfy 1 <= min_distinct <= max_distinct <= "
+                          f"ensemble.members ({members}).")
 
 
 def _check_choices(params: Params, path: str) -> None:
@@ -256,24 +382,7 @@ def _check_choices(params: Params, path: str) -> None:
 
     get_strategy(params.strategy)  # a misspelt name lists the valid ones
     check_rounds(params.rounds, path)
-    if set(params.active.costs) != set(COST_KEYS):
-        raise ConfigError(f"{path}: active.costs must have exactly the keys {', '.join(COST_KEYS)}; "
-                          f"got {', '.join(map(str, params.active.costs))}.")
-    if not 0.0 <= params.cluster.no_non_id_radius <= 1.0:
-        raise ConfigError(f"{path}: cluster.no_non_id_radius = {params.cluster.no_non_id_radius} must be a "
-                          f"quantile between 0 (nearest the centroid first) and 1 (farthest first).")
-    if params.active.target_id < 1:
-        raise ConfigError(f"{path}: active.target_id = {params.active.target_id} must be >= 1 (the number "
-                          f"of labeled iD samples at which active learning stops; paper: 300).")
-    if params.pool.n_val < 0:
-        raise ConfigError(f"{path}: pool.n_val = {params.pool.n_val} must be >= 0 (0 = no validation split).")
-    budgets = params.report.budgets
-    if not all(isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in budgets):
-        raise ConfigError(f"{path}: report.budgets = {budgets} must be positive annotation costs.")
-    lo_hi = params.report.auc_range
-    if (len(lo_hi) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in lo_hi)
-            or not 0 < lo_hi[0] < lo_hi[1]):
-        raise ConfigError(f"{path}: report.auc_range = {lo_hi} must be [low, high] costs with 0 < low < high.")
+    check_ranges(params, path)
     for (section, key), allowed in CHOICES.items():
         value = getattr(getattr(params, section), key)
         if value not in allowed:
@@ -301,3 +410,28 @@ def to_dict(section) -> dict:
 
 def dumps(section) -> str:
     return json.dumps(to_dict(section), indent=2, sort_keys=True)
+
+
+def main(argv=None) -> int:
+    """`python -m src.config check [params.yaml]`: validate a params file (keys, types, ranges,
+    the round table) and say what it runs; exit 2 with the project's message on a mistake."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m src.config", description=main.__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["check"])
+    parser.add_argument("params", nargs="?", default="params.yaml")
+    args = parser.parse_args(argv)
+    try:
+        p = load(args.params)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    names = list(p.rounds)
+    print(f"{args.params}: OK - strategy {p.strategy}, seed {p.seed}, {len(names)} rounds "
+          f"({names[0]} .. {names[-1]}), stop at {p.active.target_id} labeled iD")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,42 +1,129 @@
-"""Atomic writers: write to a temporary file beside the target, then rename.
+"""Atomic writers, all-or-nothing stage outputs, and loaders whose errors name the file.
 
-A stage killed mid-write leaves either the old file or nothing, never half a file.
+Every writer goes through `_atomic`: bytes go to a temporary name beside the target
+(`.<name>.tmp`, always the same name, so a rerun overwrites what a killed run left), then one
+rename. A stage with several outputs wraps its body in `stage_outputs(...)` (docs/design.md,
+section 6): inside it, writes of the declared paths go to `.<name>.partial` files, and only when
+the body succeeds are they renamed into place together, after a journal listing the renames is
+written. So a stage that fails or is killed leaves either all its old outputs or all its new
+ones: killed before the journal, the old set stays (the partial files are removed by the next
+run of the stage); killed during the renames, the next run of the stage first finishes them.
 """
+from __future__ import annotations
+
+import contextlib
 import json
 import os
-import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
+
+from src.errors import DataError
+
+_ACTIVE: list["StageOutputs"] = []  # the open stage_outputs transaction, if any
+
+
+def _sibling(path: Path, suffix: str) -> Path:
+    return path.with_name(f".{path.name}.{suffix}")
+
+
+def _write_to(target: Path, write) -> None:
+    with open(target, "wb") as fh:
+        write(fh)
+    os.chmod(target, 0o644)
 
 
 def _atomic(path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tx = _ACTIVE[-1] if _ACTIVE else None
+    if tx is not None and path in tx.paths:
+        _write_to(tx.partial(path), write)  # renamed into place when the stage succeeds
+        tx.written.add(path)
+        return path
+    tmp = _sibling(path, "tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o644)
+        _write_to(tmp, write)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
 
+class StageOutputs:
+    """All-or-nothing outputs: see the module docstring. Use through `stage_outputs`."""
+
+    def __init__(self, paths):
+        self.paths = [Path(p) for p in paths]
+        if not self.paths:
+            raise ValueError("stage_outputs needs the stage's output paths")
+        self.journal = _sibling(self.paths[0], "commit")
+        self.written: set[Path] = set()
+
+    def partial(self, path: Path) -> Path:
+        return _sibling(path, "partial")
+
+    def recover(self) -> None:
+        """Finish the renames of a run killed after its journal, then drop any leftover partial files."""
+        if self.journal.exists():
+            try:
+                pairs = json.loads(self.journal.read_text())
+            except (OSError, ValueError):
+                pairs = []  # the journal itself is written atomically; unreadable = not ours
+            for partial, final in pairs:
+                if Path(partial).exists():
+                    os.replace(partial, final)
+            self.journal.unlink(missing_ok=True)
+        for path in self.paths:
+            self.partial(path).unlink(missing_ok=True)
+            _sibling(path, "tmp").unlink(missing_ok=True)
+
+    def commit(self) -> None:
+        missing = [str(p) for p in self.paths if p not in self.written]
+        if missing:  # a stage that declares an output must write it: a bug, not a user error
+            raise RuntimeError(f"stage_outputs: the stage did not write {', '.join(missing)}")
+        pairs = [[str(self.partial(p)), str(p)] for p in self.paths]
+        save_json(self.journal, pairs)
+        for partial, final in pairs:
+            os.replace(partial, final)
+        self.journal.unlink()
+
+    def abort(self) -> None:
+        for path in self.paths:
+            self.partial(path).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def stage_outputs(*paths):
+    """`with stage_outputs(a, b, c): ...` - a, b and c appear together when the block succeeds,
+    and none of them changes when it raises (or the process dies)."""
+    tx = StageOutputs(paths)
+    tx.recover()
+    _ACTIVE.append(tx)
+    try:
+        yield tx
+    except BaseException:
+        _ACTIVE.pop()
+        tx.abort()
+        raise
+    _ACTIVE.pop()
+    try:
+        tx.commit()
+    except BaseException:
+        tx.abort()
+        raise
+
+
+# ---------------------------------------------------------------- writers
 def save_npz(path, **arrays) -> Path:
     return _atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
-def load_npz(path, keys=None) -> dict:
-    """All arrays of an .npz, or only `keys` (members are decompressed only when read)."""
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in (f.files if keys is None else keys)}
-
-
 def save_json(path, obj) -> Path:
-    text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
+    text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n"
     return _atomic(path, lambda fh: fh.write(text.encode()))
 
 
@@ -54,9 +141,78 @@ def copy_file(src, path) -> Path:
     """`src`'s bytes to `path`, atomically."""
     import shutil
 
+    src = Path(src)
+    if not src.is_file():
+        raise DataError(f"{src}: missing; it is written by an earlier stage - run `dvc repro`.")
     with open(src, "rb") as fh_in:
         return _atomic(path, lambda fh: shutil.copyfileobj(fh_in, fh))
 
 
 def save_figure(path, fig) -> Path:
     return _atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=110, bbox_inches="tight"))
+
+
+# ---------------------------------------------------------------- loaders
+REBUILD = "Delete it and rerun `dvc repro` (DVC rebuilds it), or rerun the stage that writes it."
+
+
+def load_npz(path, keys=None) -> dict:
+    """All arrays of an .npz, or only `keys` (members are decompressed only when read).
+
+    A missing, truncated or corrupt file, or a missing key, is a DataError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: missing; it is written by an earlier stage - run `dvc repro`.")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            absent = [k for k in (keys or ()) if k not in f.files]
+            if absent:
+                raise DataError(f"{path}: has no array {', '.join(map(repr, absent))} (it holds "
+                                f"{', '.join(f.files) or 'nothing'}): written by another stage or an older "
+                                f"version of the code. {REBUILD}")
+            return {k: f[k] for k in (f.files if keys is None else keys)}
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{path}: unreadable .npz ({type(exc).__name__}: {exc}) - truncated or corrupt. "
+                        f"{REBUILD}") from None
+
+
+def npz_keys(path) -> list[str]:
+    """Names of the arrays in an .npz (nothing is decompressed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: missing; it is written by an earlier stage - run `dvc repro`.")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return list(f.files)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: unreadable .npz ({type(exc).__name__}: {exc}) - truncated or corrupt. "
+                        f"{REBUILD}") from None
+
+
+def load_json(path, what: str = "file"):
+    """A JSON file; missing or malformed is a DataError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: {what} missing; it is written by an earlier stage - run `dvc repro`.")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: not valid JSON ({exc}). {REBUILD}") from None
+
+
+def load_torch(path) -> dict:
+    """A checkpoint written by `save_torch`; missing, truncated or corrupt is a DataError naming it."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: missing; it is written by an earlier stage - run `dvc repro`.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {str(exc)[:200]}) - "
+                        f"truncated or corrupt. {REBUILD}") from None

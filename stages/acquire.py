@@ -2,50 +2,67 @@
 outputs (class probabilities; for the CL strategies, features of the representation model).
 
 When state prev already holds `active.target_id` labeled iD (the stopping rule), nothing is
-ranked: the candidates file is empty and the metrics say `finished`."""
+ranked: the candidates file is empty and the metrics say `finished`. The candidates file records
+the round it is for and the digest of state prev, which annotate checks."""
 import time
 
 import numpy as np
 
 from src import config, paths
-from src.active.loop import finished_metrics, reached_target
-from src.active.state import ActiveState
-from src.active.strategies import from_params
-from src.errors import UserError
-from src.io import load_npz, save_json, save_npz
+from src.active.loop import check_round_args, finished_metrics, load_state, reached_target, save_candidates
+from src.active.strategies import Candidates, from_params
+from src.errors import DataError, UserError
+from src.io import load_npz, save_json, stage_outputs
 from src.log import log
 from src.seeding import rng
 
 
+def check_outputs(outputs: dict, state, needs: set, name: str, p) -> None:
+    """Model outputs of round prev must come from a model of this strategy family, this pool and this K."""
+    path = paths.outputs(name)
+    missing = sorted(needs - set(outputs))
+    if missing:
+        raise UserError(f"strategy '{p.strategy}' needs model outputs {missing}, but {path} holds only "
+                        f"{sorted(outputs)}: it was written for another strategy. Rerun the rounds with "
+                        f"`dvc repro` (the finetune stages depend on `strategy`).")
+    if str(outputs.get("pool_fingerprint", "")) != state.pool_fingerprint:
+        raise DataError(f"{path}: these outputs were computed on another pool than state {name}'s. Rerun `dvc repro`.")
+    for key in needs:
+        if len(outputs[key]) != len(state.labels):
+            raise DataError(f"{path}: '{key}' has {len(outputs[key])} rows, the pool {len(state.labels)}. "
+                            f"Rerun `dvc repro`.")
+    k = p.active.num_classes
+    if "probs" in needs and outputs["probs"].shape[1] != k + 1:
+        raise DataError(f"{path}: probabilities over {outputs['probs'].shape[1]} classes, but active.num_classes = "
+                        f"{k} needs {k + 1} (K + the non-iD class). Rerun `dvc repro` (finetune depends on it).")
+
+
 def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = "r00") -> None:
     p = config.load(params_path)
+    check_round_args("acquire", round_name, prev, p.rounds, params_path)
     strategy = from_params(p)
-    state = ActiveState.load(paths.state(prev))
-    if reached_target(state, p.active):
-        empty = np.zeros(0, np.int64)
-        save_npz(paths.candidates(round_name), order=empty, batch=empty)
+    state = load_state(prev, p)
+    with stage_outputs(paths.candidates(round_name), paths.round_metrics(round_name, "acquire")):
+        if reached_target(state, p.active):
+            empty = np.zeros(0, np.int64)
+            save_candidates(round_name, prev, state, Candidates(empty, empty))
+            save_json(paths.round_metrics(round_name, "acquire"),
+                      {"strategy": strategy.name, **finished_metrics(state, p.active), "candidates": 0,
+                       "batches": 0, "seconds": {}})
+            log(f"{round_name}: finished - state {prev} already has {state.labeled_id(p.active.num_classes)} "
+                f"labeled iD (active.target_id = {p.active.target_id}); nothing to rank")
+            return
+        outputs = load_npz(paths.outputs(prev))
+        check_outputs(outputs, state, strategy.needs, prev, p)
+        t1 = time.perf_counter()
+        cands = strategy.rank(state, outputs, rng(p.seed, f"{round_name}-acquire"))
+        t2 = time.perf_counter()
+        seconds = dict(strategy.seconds)
+        seconds["select"] = round(t2 - t1 - seconds.get("kmeans", 0.0), 2)
+        save_candidates(round_name, prev, state, cands)
         save_json(paths.round_metrics(round_name, "acquire"),
-                  {"strategy": strategy.name, **finished_metrics(state, p.active), "candidates": 0,
-                   "batches": 0, "seconds": {}})
-        log(f"{round_name}: finished - state {prev} already has {state.labeled_id(p.active.num_classes)} "
-            f"labeled iD (active.target_id = {p.active.target_id}); nothing to rank")
-        return
-    outputs = load_npz(paths.outputs(prev))
-    missing = sorted(strategy.needs - set(outputs))
-    if missing:
-        raise UserError(f"strategy '{strategy.name}' needs model outputs {missing}, but "
-                        f"{paths.outputs(prev)} holds only {sorted(outputs)}: it was written for another "
-                        f"strategy. Rerun the rounds with `dvc repro` (the finetune stages depend on "
-                        f"`strategy`).")
-    t1 = time.perf_counter()
-    cands = strategy.rank(state, outputs, rng(p.seed, f"{round_name}-acquire"))
-    t2 = time.perf_counter()
-    seconds = dict(strategy.seconds)
-    seconds["select"] = round(t2 - t1 - seconds.get("kmeans", 0.0), 2)
-    save_npz(paths.candidates(round_name), order=cands.order, batch=cands.batch)
-    save_json(paths.round_metrics(round_name, "acquire"),
-              {"strategy": strategy.name, "candidates": int(len(cands.order)),
-               "batches": int(cands.batch[-1] + 1) if len(cands.batch) else 0, "seconds": seconds})
+                  {"strategy": strategy.name, "candidates": int(len(cands.order)),
+                   "batches": int(cands.batch[-1] + 1) if len(cands.batch) else 0, "seconds": seconds})
     log(f"{round_name}: {strategy.name} ranked {len(cands.order)} candidates; seconds {seconds}")
 
 

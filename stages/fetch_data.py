@@ -3,7 +3,7 @@ from pathlib import Path
 
 from src import config, paths
 from src.data.raw import load_mnist, load_notmnist
-from src.io import save_json, save_npz
+from src.io import save_json, save_npz, stage_outputs
 from src.log import log
 
 
@@ -14,9 +14,10 @@ def main(params_path: str = "params.yaml") -> None:
     notmnist, notmnist_manifest = load_notmnist(raw, cfg.source)
     log(f"MNIST {mnist_manifest['counts']} ({mnist_manifest['origin']}); notMNIST "
         f"{notmnist_manifest['counts']['available']} images ({notmnist_manifest['origin']})")
-    save_npz(paths.MNIST_NPZ, **mnist)
-    save_npz(paths.NOTMNIST_NPZ, **notmnist)
-    save_json(paths.RAW_MANIFEST, {"raw_dir": str(raw), "mnist": mnist_manifest, "notmnist": notmnist_manifest})
+    with stage_outputs(paths.MNIST_NPZ, paths.NOTMNIST_NPZ, paths.RAW_MANIFEST):
+        save_npz(paths.MNIST_NPZ, **mnist)
+        save_npz(paths.NOTMNIST_NPZ, **notmnist)
+        save_json(paths.RAW_MANIFEST, {"raw_dir": str(raw), "mnist": mnist_manifest, "notmnist": notmnist_manifest})
 
 
 if __name__ == "__main__":

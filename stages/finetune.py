@@ -9,34 +9,44 @@ both pools, then its encoder + a linear K + 1 head is finetuned as the classifie
 
 Accuracy is measured on the test set (reported) and on the validation split (for tuning only).
 A round after the stopping point (state rNN is its prev state unchanged) trains nothing: the model
-file is prev's, the outputs and metrics say `finished`.
+file is prev's, the outputs and metrics say `finished`. State rNN must continue state prev
+(check_successor); the three outputs appear together or not at all (stage_outputs).
 """
 import time
 
 import numpy as np
 
 from src import config, paths
-from src.active.loop import finished_metrics, reached_target, round_index
-from src.active.state import ActiveState
+from src.active.loop import check_round_args, check_successor, finished_metrics, load_state, reached_target
 from src.active.strategies import uses_representation
-from src.io import copy_file, load_npz, save_json, save_npz, save_torch
+from src.data.pool import load_pool
+from src.io import copy_file, load_npz, save_json, save_npz, save_torch, stage_outputs
 from src.log import log
 
 
 def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str = paths.PRETRAIN) -> None:
     p = config.load(params_path)
-    state = ActiveState.load(paths.state(round_name))
-    if state.round < round_index(round_name, p.rounds) and reached_target(state, p.active):
-        copy_file(paths.representation_source(prev), paths.model(round_name))  # the model stays prev's
-        save_npz(paths.outputs(round_name), finished=np.bool_(True), reached_in_round=np.int64(state.round))
-        save_json(paths.round_metrics(round_name, "finetune"), finished_metrics(state, p.active))
-        log(f"{round_name}: finished - the state is {prev}'s (target reached in round {state.round}); "
-            f"nothing trained")
-        return
+    check_round_args("finetune", round_name, prev, p.rounds, params_path)
+    state = load_state(round_name, p)
+    outs = (paths.model(round_name), paths.outputs(round_name), paths.round_metrics(round_name, "finetune"))
+    if prev != paths.PRETRAIN:
+        prev_state = load_state(prev, p, state.pool_fingerprint)
+        check_successor(prev_state, state, prev, round_name, p.active)
+        if state.round == prev_state.round and reached_target(state, p.active):
+            with stage_outputs(*outs):
+                copy_file(paths.model(prev), paths.model(round_name))  # the model stays prev's
+                save_npz(paths.outputs(round_name), finished=np.bool_(True), reached_in_round=np.int64(state.round),
+                         pool_fingerprint=np.array(state.pool_fingerprint))
+                save_json(paths.round_metrics(round_name, "finetune"), finished_metrics(state, p.active))
+            log(f"{round_name}: finished - the state is {prev}'s (target reached in round {state.round}); "
+                f"nothing trained")
+            return
     from src.active.train import accuracy, predict_probs, round_rng, train_classifier, training_set
     from src.device import cpu_state
 
-    pool, test, val = load_npz(paths.POOL_NPZ, keys=("images",)), load_npz(paths.TEST_NPZ), load_npz(paths.VAL_NPZ)
+    pool = load_pool(paths.POOL_NPZ, ("images",), p.active.num_classes)
+    test, val = load_npz(paths.TEST_NPZ, keys=("images", "labels")), load_npz(paths.VAL_NPZ, keys=("images", "labels"))
+    state = load_state(round_name, p, pool["fingerprint"])
     state.check_pool_size(len(pool["images"]), paths.state(round_name))
     k = p.active.num_classes
     train_idx = training_set(state, k, p.active.non_id_ratio, round_rng(p.seed, round_name, "undersample"))
@@ -73,13 +83,14 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str = 
     metrics = {"round": state.round, "accuracy": acc, "val_accuracy": val_acc, "cost": state.cost,
                "train_size": int(len(train_idx)), "train_id": int((y != k).sum()),
                "train_non_id": int((y == k).sum()), "seconds": seconds}
-    if rep is not None:
-        metrics["representation"] = {key: rep_summary[key] for key in ("steps", "loss_first", "loss_last")}
-        save_round_model(paths.model(round_name), rep, model, p)
-    else:
-        save_torch(paths.model(round_name), {"config": config.to_dict(p.classifier), "state_dict": cpu_state(model)})
-    save_npz(paths.outputs(round_name), **outputs)
-    save_json(paths.round_metrics(round_name, "finetune"), metrics)
+    with stage_outputs(*outs):
+        if rep is not None:
+            metrics["representation"] = {key: rep_summary[key] for key in ("steps", "loss_first", "loss_last")}
+            save_round_model(paths.model(round_name), rep, model, p)
+        else:
+            save_torch(paths.model(round_name), {"config": config.to_dict(p.classifier), "state_dict": cpu_state(model)})
+        save_npz(paths.outputs(round_name), **outputs, pool_fingerprint=np.array(pool["fingerprint"]))
+        save_json(paths.round_metrics(round_name, "finetune"), metrics)
     log(f"{round_name}: trained on {len(train_idx)} ({metrics['train_non_id']} non-iD) in "
         f"{sum(v for key, v in seconds.items() if key in ('representation', 'train')):.1f}s, "
         f"pool {'/'.join(outputs)} in {t2 - t1:.1f}s; test accuracy {acc:.4f} at cost {state.cost:g}")

@@ -1,6 +1,6 @@
 """Stage make_ambiguous: 7:3 latent mixes of MNIST pairs kept iff the ensemble gives 2-3 classes."""
 from src import config, paths
-from src.io import load_npz, save_json, save_npz
+from src.io import load_npz, load_torch, save_json, save_npz, stage_outputs
 
 
 def main(params_path: str = "params.yaml") -> None:
@@ -13,21 +13,22 @@ def main(params_path: str = "params.yaml") -> None:
     from src.generate.vae import HierarchicalVAE
     from src.report.grids import image_grid
 
-    vae_state = torch.load(paths.VAE_PT, weights_only=True)
+    vae_state = load_torch(paths.VAE_PT)
     vc = vae_state["config"]
     vae = HierarchicalVAE(vc["channels"], vc["z_top"], vc["z_bottom"])
     vae.load_state_dict(vae_state["state_dict"])
     vae.to(get_device())
-    ensemble = load_ensemble(torch.load(paths.ENSEMBLE_PT, weights_only=True))
+    ensemble = load_ensemble(load_torch(paths.ENSEMBLE_PT))
     mnist = load_npz(paths.MNIST_NPZ)
     arrays, stats = generate(vae, ensemble, mnist["train_images"], cfg)
     shown = slice(0, cfg.grid_images)
-    image_grid(paths.AMBIGUOUS_PNG, arrays["images"][shown],
-               captions=[vote_caption(v) for v in arrays["votes"][shown]],
-               title=f"Generated ambiguous images ({cfg.mix:g}:{1 - cfg.mix:g} latent mix); "
-                     f"caption = class:votes of the {stats['members']} classifiers")
-    save_npz(paths.AMBIGUOUS_NPZ, **arrays)
-    save_json(paths.AMBIGUOUS_METRICS, stats)
+    with stage_outputs(paths.AMBIGUOUS_NPZ, paths.AMBIGUOUS_PNG, paths.AMBIGUOUS_METRICS):
+        image_grid(paths.AMBIGUOUS_PNG, arrays["images"][shown],
+                   captions=[vote_caption(v) for v in arrays["votes"][shown]],
+                   title=f"Generated ambiguous images ({cfg.mix:g}:{1 - cfg.mix:g} latent mix); "
+                         f"caption = class:votes of the {stats['members']} classifiers")
+        save_npz(paths.AMBIGUOUS_NPZ, **arrays)
+        save_json(paths.AMBIGUOUS_METRICS, stats)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Stage pretrain: the CL methods' representation model learns from the whole unlabeled pool
 (SimCLR, no labels) -> models/pretrain.pt, metrics/pretrain.json."""
 from src import config, paths
-from src.io import load_npz, save_json
+from src.io import load_npz, save_json, stage_outputs
 from src.log import log
 
 
@@ -17,8 +17,9 @@ def main(params_path: str = "params.yaml") -> None:
         f"batch {cfg.batch_size}")
     summary = train_contrastive(rep, images, None, None, cfg, cfg.pretrain_epochs, cfg.seed, "pretrain",
                                 label="pretrain")
-    save_representation(paths.PRETRAIN_PT, rep)
-    save_json(paths.PRETRAIN_METRICS, {"epochs": cfg.pretrain_epochs, **summary})
+    with stage_outputs(paths.PRETRAIN_PT, paths.PRETRAIN_METRICS):
+        save_representation(paths.PRETRAIN_PT, rep)
+        save_json(paths.PRETRAIN_METRICS, {"epochs": cfg.pretrain_epochs, **summary})
     log(f"pretrain: loss {summary['loss_first']} -> {summary['loss_last']} in {summary['seconds']}s "
         f"({summary['views_per_s']} views/s)")
 

@@ -4,7 +4,7 @@ Rows end at the first state with `active.target_id` labeled iD (the paper's stop
 chain too short to reach it is reported with `target_reached: false` and a warning."""
 from src import config, paths
 from src.config import INITIAL_STATE
-from src.io import save_figure, save_json, save_text
+from src.io import save_figure, save_json, save_text, stage_outputs
 from src.log import log
 from src.report.curve import CURVE_COLUMNS, collect, curve_figure, summary, to_csv
 
@@ -13,10 +13,11 @@ def main(params_path: str = "params.yaml") -> None:
     p = config.load(params_path)
     rows = collect([INITIAL_STATE, *p.rounds], p.active.target_id)
     result = summary(rows, p.active.target_id, p.report.budgets, p.report.auc_range)
-    save_text(paths.CURVE_CSV, to_csv(rows, CURVE_COLUMNS))
-    save_text(paths.ROUNDS_CSV, to_csv(rows, list(rows[0])))
-    save_figure(paths.CURVE_PNG, curve_figure(rows, f"MixMNIST, {p.strategy} (seed {p.seed})"))
-    save_json(paths.SUMMARY, result)
+    with stage_outputs(paths.SUMMARY, paths.CURVE_CSV, paths.ROUNDS_CSV, paths.CURVE_PNG):
+        save_text(paths.CURVE_CSV, to_csv(rows, CURVE_COLUMNS))
+        save_text(paths.ROUNDS_CSV, to_csv(rows, list(rows[0])))
+        save_figure(paths.CURVE_PNG, curve_figure(rows, f"MixMNIST, {p.strategy} (seed {p.seed})"))
+        save_json(paths.SUMMARY, result)
     log(f"{p.strategy}: accuracy {result['accuracy']:.2f}% at cost {result['cost']:g} "
         f"(cost/acc {result['cost_per_acc']}) with {result['labeled_id']} labeled iD after "
         f"{result['rounds']} rounds; iD precision {result['id_precision']}")

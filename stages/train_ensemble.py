@@ -1,6 +1,6 @@
 """Stage train_ensemble: ten differing MNIST classifiers -> weights and each one's test accuracy."""
 from src import config, paths
-from src.io import load_npz, save_json, save_torch
+from src.io import load_npz, save_json, save_torch, stage_outputs
 
 
 def main(params_path: str = "params.yaml") -> None:
@@ -10,8 +10,9 @@ def main(params_path: str = "params.yaml") -> None:
     member_archs(cfg)  # unknown architecture names fail before the data is read
     mnist = load_npz(paths.MNIST_NPZ)
     models, archs, metrics = train_ensemble(mnist, cfg)
-    save_torch(paths.ENSEMBLE_PT, {"config": config.to_dict(cfg), **state_of(models, archs)})
-    save_json(paths.ENSEMBLE_METRICS, metrics)
+    with stage_outputs(paths.ENSEMBLE_PT, paths.ENSEMBLE_METRICS):
+        save_torch(paths.ENSEMBLE_PT, {"config": config.to_dict(cfg), **state_of(models, archs)})
+        save_json(paths.ENSEMBLE_METRICS, metrics)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import numpy as np
 
 from src import config, paths
 from src.device import cpu_state
-from src.io import load_npz, save_json, save_torch
+from src.io import load_npz, save_json, save_torch, stage_outputs
 
 
 def main(params_path: str = "params.yaml") -> None:
@@ -16,11 +16,12 @@ def main(params_path: str = "params.yaml") -> None:
     metrics = {**evaluate_elbo(model, mnist["test_images"], cfg.seed), **train_info}
     shown = mnist["test_images"][: cfg.recon_images]
     pairs = np.stack([shown, reconstruct(model, shown)], 1).reshape(-1, 28, 28)
-    save_torch(paths.VAE_PT, {"config": config.to_dict(cfg), "state_dict": cpu_state(model)})
-    save_json(paths.VAE_METRICS, metrics)
-    image_grid(paths.VAE_RECON_PNG, pairs, cols=16,
-               title=f"MNIST test (left) / reconstruction (right); test -ELBO "
-                     f"{metrics['test_neg_elbo_nats']:.1f} nats = {metrics['test_bits_per_dim']:.3f} bits/dim")
+    with stage_outputs(paths.VAE_PT, paths.VAE_METRICS, paths.VAE_RECON_PNG):
+        save_torch(paths.VAE_PT, {"config": config.to_dict(cfg), "state_dict": cpu_state(model)})
+        save_json(paths.VAE_METRICS, metrics)
+        image_grid(paths.VAE_RECON_PNG, pairs, cols=16,
+                   title=f"MNIST test (left) / reconstruction (right); test -ELBO "
+                         f"{metrics['test_neg_elbo_nats']:.1f} nats = {metrics['test_bits_per_dim']:.3f} bits/dim")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def test_oracle_labels_and_costs():
 
 
 def test_num_classes_must_cover_the_labels():
-    with pytest.raises(DataError, match="active.num_classes is 5"):
+    with pytest.raises(DataError, match="active.num_classes = 5 but the pool"):
         initial_state(POOL, ActiveConfig(5, 3, 2, 300, {"id": 1.0, "ambiguous": 1.0, "ood": 1.0}, 1.0),
                       np.random.default_rng(0))
 
@@ -76,20 +76,24 @@ def test_initial_state_is_random_id_at_cost_init_id():
 
 
 def test_state_round_trip_and_immutability(tmp_path):
-    s = ActiveState.empty(10).with_labels(np.array([2, 4]), np.array([3, NON_ID]), 2.0, 0)
+    s = ActiveState.empty(10, "fp").with_labels(np.array([2, 4]), np.array([3, NON_ID]), 2.0, 0)
     s2 = s.with_labels(np.array([5]), np.array([1]), 1.0, 1)
     path = s2.save(tmp_path / "r01.npz")
-    back = ActiveState.load(path, pool_size=10)
+    back = ActiveState.load(path, NON_ID, "fp")
     np.testing.assert_array_equal(back.acquired_round, s2.acquired_round)
     np.testing.assert_array_equal(back.labels, s2.labels)
-    assert back.cost == 3.0 and back.round == 1
+    assert back.cost == 3.0 and back.round == 1 and back.pool_fingerprint == "fp"
+    assert back.digest() == s2.digest() != s.digest()
     assert s.labeled.tolist() == [2, 4]  # the earlier state is untouched
     with pytest.raises(ValueError, match="already labeled"):
         s2.with_labels(np.array([4]), np.array([1]), 1.0, 2)
+    back.check_pool_size(10, path)
     with pytest.raises(DataError, match="pool has 11"):
-        ActiveState.load(path, pool_size=11)
+        back.check_pool_size(11, path)
+    with pytest.raises(DataError, match="another pool"):
+        ActiveState.load(path, NON_ID, "other")
     with pytest.raises(DataError, match="state file missing.*prev"):
-        ActiveState.load(tmp_path / "r05.npz")
+        ActiveState.load(tmp_path / "r05.npz", NON_ID)
 
 
 def test_non_id_undersampling_rule():

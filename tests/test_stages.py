@@ -99,14 +99,14 @@ def check_stopping_rule() -> None:
 
     set_param("active", "target_id", 8)
     run_rounds()
-    r01 = ActiveState.load(paths.state("r01"))
+    r01 = ActiveState.load(paths.state("r01"), 10)
     assert r01.labeled_id(10) == 8
     for r in ("r02", "r03"):
         ann = json.loads(paths.round_metrics(r, "annotate").read_text())
         assert ann["finished"] is True and ann["examined"] == 0 and ann["cost"] == r01.cost
         assert json.loads(paths.round_metrics(r, "acquire").read_text())["candidates"] == 0
         assert json.loads(paths.round_metrics(r, "finetune").read_text())["finished"] is True
-        s = ActiveState.load(paths.state(r))
+        s = ActiveState.load(paths.state(r), 10)
         assert np.array_equal(s.labels, r01.labels) and np.array_equal(s.acquired_round, r01.acquired_round)
         assert s.cost == r01.cost and s.round == r01.round
         assert paths.model(r).read_bytes() == paths.model("r01").read_bytes()  # the model stays r01's

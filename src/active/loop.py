@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from src import paths
 from src.active.oracle import SimulatedOracle, examine
-from src.active.state import ActiveState
+from src.active.state import RERUN, ActiveState
 from src.active.strategies import Candidates
-from src.config import ActiveConfig
-from src.data.pool import CATEGORY_NAMES, ID
-from src.errors import DataError
+from src.config import INITIAL_STATE, ActiveConfig
+from src.data.pool import CATEGORY_NAMES, ID, check_num_classes
+from src.io import load_npz, save_npz
+from src.errors import DataError, UserError
+from src.paths import PRETRAIN
 
 
 def reached_target(state: ActiveState, cfg: ActiveConfig) -> bool:
@@ -22,6 +25,56 @@ def round_index(round_name: str, rounds: dict) -> int:
     return names.index(round_name) + 1 if round_name in names else 0
 
 
+def check_round_args(stage: str, round_name: str, prev: str, rounds: dict, params_path: str) -> None:
+    """`--round`/`--prev` must be a pair of the params' round table (finetune also takes the stage-0
+    pair r00/pretrain), so a stage never reads or writes a round other than the one it is run for."""
+    if stage == "finetune" and round_name == INITIAL_STATE:
+        expected = PRETRAIN
+    elif round_name in rounds:
+        expected = rounds[round_name]["prev"]
+    else:
+        valid = ", ".join(list(rounds)[:3]) + (", ..." if len(rounds) > 3 else "")
+        first = f"{INITIAL_STATE} (with --prev {PRETRAIN}) or " if stage == "finetune" else ""
+        raise UserError(f"{stage} --round {round_name}: not a round of {params_path} (rounds: {valid}); "
+                        f"use {first}a round listed under `rounds`.")
+    if prev != expected:
+        raise UserError(f"{stage} --round {round_name} --prev {prev}: {params_path} says {round_name} continues "
+                        f"from {expected}; run it with --prev {expected} (as dvc.yaml does).")
+
+
+def load_state(round_name: str, p, pool_fingerprint: str | None = None) -> ActiveState:
+    """State `round_name` validated (ActiveState.load), and its `round` field the round's position in
+    the chain - or earlier, for a round after the stopping point (the state is then its prev's)."""
+    path = paths.state(round_name)
+    state = ActiveState.load(path, p.active.num_classes, pool_fingerprint)
+    expected = round_index(round_name, p.rounds)
+    if not (state.round == expected or (state.round < expected and reached_target(state, p.active))):
+        raise DataError(f"{path}: the state says round {state.round} but {round_name} is round {expected} of the "
+                        f"chain (and the stopping point was not reached before it): the file belongs to another "
+                        f"round or an older round table. {RERUN}")
+    return state
+
+
+def check_successor(prev_state: ActiveState, state: ActiveState, prev: str, round_name: str, cfg: ActiveConfig) -> None:
+    """State `round_name` continues state `prev`: every label of prev kept, cost not lower, round + 1 -
+    or, after the stopping point, the same state."""
+    where = paths.state(round_name)
+    kept = prev_state.labeled
+    problems = []
+    if len(state.labels) != len(prev_state.labels):
+        problems.append(f"it covers {len(state.labels)} samples, {prev} {len(prev_state.labels)}")
+    elif not (np.array_equal(state.labels[kept], prev_state.labels[kept])
+              and np.array_equal(state.acquired_round[kept], prev_state.acquired_round[kept])):
+        problems.append(f"it does not keep the labels of {prev}")
+    if state.cost < prev_state.cost:
+        problems.append(f"its cost {state.cost:g} is below {prev}'s {prev_state.cost:g}")
+    if problems:
+        raise DataError(f"{where}: not a continuation of {paths.state(prev)}: {'; '.join(problems)}. {RERUN}")
+    same = state.digest() == prev_state.digest()
+    if not (state.round == prev_state.round + 1 or (same and reached_target(prev_state, cfg))):
+        raise DataError(f"{where}: round {state.round} does not follow {prev}'s round {prev_state.round}. {RERUN}")
+
+
 def finished_metrics(state: ActiveState, cfg: ActiveConfig) -> dict:
     """What a round after the stopping point records: nothing examined, nothing trained."""
     return {"round": state.round, "finished": True, "cost": state.cost,
@@ -29,11 +82,45 @@ def finished_metrics(state: ActiveState, cfg: ActiveConfig) -> dict:
 
 
 def _check_labels(pool: dict, cfg: ActiveConfig) -> np.ndarray:
-    id_rows = np.flatnonzero(pool["category"] == ID)
-    if len(id_rows) and int(pool["label"][id_rows].max()) >= cfg.num_classes:
-        raise DataError(f"pool iD labels go up to {int(pool['label'][id_rows].max())} but "
-                        f"active.num_classes is {cfg.num_classes}; set it to the number of iD classes.")
-    return id_rows
+    check_num_classes(pool, cfg.num_classes, paths.POOL_NPZ)
+    return np.flatnonzero(pool["category"] == ID)
+
+
+def save_candidates(round_name: str, prev: str, prev_state: ActiveState, candidates: Candidates) -> None:
+    """Candidates of a round, with the round they are for and the digest of the state they ranked."""
+    save_npz(paths.candidates(round_name), order=candidates.order, batch=candidates.batch,
+             round=np.array(round_name), prev=np.array(prev), state_digest=np.array(prev_state.digest()))
+
+
+def load_candidates(round_name: str, prev: str, prev_state: ActiveState) -> Candidates:
+    """Candidates of `round_name`, refused unless they were ranked for this round from this very state."""
+    path = paths.candidates(round_name)
+    c = load_npz(path, keys=("order", "batch", "round", "prev", "state_digest"))
+    made_for = (str(c["round"]), str(c["prev"]))
+    if made_for != (round_name, prev):
+        raise DataError(f"{path}: these candidates were ranked for round {made_for[0]} (from {made_for[1]}), not "
+                        f"{round_name} (from {prev}). Rerun `dvc repro` (acquire@{round_name} writes them).")
+    if str(c["state_digest"]) != prev_state.digest():
+        raise DataError(f"{path}: these candidates were ranked from another version of state {prev} (it changed "
+                        f"since). Rerun `dvc repro` (acquire@{round_name} writes them).")
+    order, batch = c["order"], c["batch"]
+    n = len(prev_state.labels)
+    problems = []
+    if order.ndim != 1 or batch.shape != order.shape or order.dtype.kind not in "iu" or batch.dtype.kind not in "iu":
+        problems.append(f"order {order.dtype} {order.shape} and batch {batch.dtype} {batch.shape} must be equal-length "
+                        f"integer arrays")
+    elif len(order):
+        if order.min() < 0 or order.max() >= n:
+            problems.append(f"pool indices must be in 0..{n - 1}, found {int(order.min())}..{int(order.max())}")
+        elif len(np.unique(order)) != len(order):
+            problems.append("a pool index is listed twice")
+        elif (prev_state.acquired_round[order] != -1).any():
+            problems.append(f"some candidates are already labeled in {prev}")
+        if (np.diff(batch) < 0).any() or batch[0] < 0:
+            problems.append("batch numbers must start at >= 0 and never decrease")
+    if problems:
+        raise DataError(f"{path}: invalid candidates: {'; '.join(problems)}. Rerun `dvc repro`.")
+    return Candidates(order, batch)
 
 
 def initial_state(pool: dict, cfg: ActiveConfig, gen: np.random.Generator) -> tuple[ActiveState, dict]:
@@ -44,7 +131,7 @@ def initial_state(pool: dict, cfg: ActiveConfig, gen: np.random.Generator) -> tu
     oracle = SimulatedOracle.from_pool(pool, cfg.costs, cfg.num_classes)
     chosen = np.sort(gen.choice(id_rows, cfg.init_id, replace=False))
     labels = oracle.annotate(chosen)
-    state = ActiveState.empty(len(pool["category"])).with_labels(chosen, labels, oracle.cost(chosen), 0)
+    state = ActiveState.empty(len(pool["category"]), pool.get("fingerprint", "")).with_labels(chosen, labels, oracle.cost(chosen), 0)
     return state, round_metrics(state, pool["category"], chosen, 0)
 
 
@@ -54,7 +141,7 @@ def initial_state_by_strategy(pool: dict, cfg: ActiveConfig, strategy, outputs: 
     labeled yet) and samples are examined, whole passes at a time, until `init_id` iD are found;
     every sample examined is charged. `strategy.quota` should be init_id."""
     _check_labels(pool, cfg)
-    empty = ActiveState.empty(len(pool["category"]))
+    empty = ActiveState.empty(len(pool["category"]), pool.get("fingerprint", ""))
     candidates = strategy.rank(empty, outputs, gen)
     oracle = SimulatedOracle.from_pool(pool, cfg.costs, cfg.num_classes)
     examined, labels, cost = examine(candidates.batches(), oracle, cfg.init_id)

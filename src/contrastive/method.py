@@ -19,7 +19,7 @@ from src.contrastive.model import RepresentationModel, classifier_from, extract_
 from src.contrastive.train import train_contrastive
 from src.device import cpu_state
 from src.errors import DataError
-from src.io import save_torch
+from src.io import load_torch, save_torch
 from src.seeding import seed_everything
 
 
@@ -35,10 +35,7 @@ def save_representation(path, rep: RepresentationModel, **extra) -> Path:
 
 def load_representation(path) -> RepresentationModel:
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: representation checkpoint not found; run `dvc repro` (the "
-                        f"pretrain and finetune stages write it).")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = load_torch(path)
     if "rep" not in ckpt:
         raise DataError(f"{path} holds no representation model: it was written by a baseline "
                         f"strategy's round. Rerun the rounds with a CL strategy (dvc repro).")

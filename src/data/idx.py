@@ -6,6 +6,7 @@ big-endian uint32; the data follows in C order. MNIST images are (N, 28, 28) uin
 """
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +19,14 @@ _CODES = {np.dtype(v).newbyteorder("="): k for k, v in _DTYPES.items()}
 
 
 def _raw_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc}). Check the file and its permissions.") from None
     if data[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{path}: gzip stream is corrupt ({exc}). Replace the file "
                             f"with a fresh copy.") from None
     return data

@@ -2,7 +2,8 @@
 
 pool.npz: images uint8 (N,28,28); category int8 (0 iD, 1 ambiguous, 2 OoD); label int16
 (digit for iD, -1 otherwise); source <U16 short dataset name; source_index int32 (row in
-that source). Rows are shuffled with pool.seed so no strategy can exploit the order.
+that source); fingerprint: a 0-d string, the hash of the arrays (`fingerprint`), which every
+active-learning state records so a state is never used with another pool. Rows are shuffled with pool.seed so no strategy can exploit the order.
 
 val.npz: `pool.n_val` MNIST train images (images, labels, source_index) drawn first, from their
 own stream, and never in the pool; the test set is MNIST's separate test file. Knobs the project
@@ -10,10 +11,14 @@ chooses are scored on this split, never on the test set.
 """
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 
 from src.config import PoolConfig
 from src.errors import DataError
+from src.io import load_npz, npz_keys
 from src.seeding import rng
 
 ID, AMBIGUOUS, OOD = 0, 1, 2
@@ -66,6 +71,7 @@ def build_pool(mnist: dict, ambiguous: dict, notmnist: dict, cfg: PoolConfig) ->
     val = {"images": mnist["train_images"][val_rows].astype(np.uint8),
            "labels": mnist["train_labels"][val_rows].astype(np.int16), "source_index": val_rows.astype(np.int32)}
     check_pool(pool)
+    pool["fingerprint"] = np.array(fingerprint(pool))
     stats = pool_stats(pool, test, requested, available)
     stats["val_size"] = int(len(val_rows))
     return pool, test, val, stats
@@ -100,3 +106,40 @@ def pool_stats(pool: dict, test: dict, requested: dict, available: dict) -> dict
         "id_label_counts": {str(k): int(v) for k, v in
                             zip(*np.unique(pool["label"][pool["category"] == ID], return_counts=True))},
     }
+
+
+POOL_ARRAYS = ("images", "category", "label", "source", "source_index")
+
+
+def fingerprint(pool: dict) -> str:
+    """Short hash of the pool's arrays (dtype, shape and bytes of each, in a fixed order)."""
+    h = hashlib.sha256()
+    for key in POOL_ARRAYS:
+        arr = np.ascontiguousarray(pool[key])
+        h.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()[:16]
+
+
+def load_pool(path: str | Path, keys: tuple[str, ...], num_classes: int | None = None) -> dict:
+    """`keys` of the pool plus its fingerprint (a str). With `num_classes`, also checks that
+    active.num_classes is the pool's number of iD classes (iD labels run 0..K-1)."""
+    path = Path(path)
+    wanted = tuple(dict.fromkeys(keys + (("category", "label") if num_classes is not None else ())))
+    if "fingerprint" not in npz_keys(path):
+        raise DataError(f"{path}: has no fingerprint (built by an older version of build_pool). Rerun "
+                        f"`dvc repro build_pool` and the stages after it.")
+    pool = load_npz(path, keys=wanted + ("fingerprint",))
+    pool["fingerprint"] = str(pool["fingerprint"])
+    if num_classes is not None:
+        check_num_classes(pool, num_classes, path)
+    return pool
+
+
+def check_num_classes(pool: dict, num_classes: int, path) -> None:
+    labels = pool["label"][pool["category"] == ID]
+    k = int(labels.max()) + 1 if len(labels) else 0
+    if k != num_classes:
+        raise DataError(f"active.num_classes = {num_classes} but the pool {path} has {k} iD classes "
+                        f"(labels 0..{k - 1}); the auxiliary non-iD class must be {k}. Set active.num_classes "
+                        f"to {k} in params.yaml.")

@@ -7,8 +7,10 @@ Downloads land in the same layout, so a second run reads them locally.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import shutil
 import tarfile
 import urllib.request
 from dataclasses import dataclass
@@ -68,7 +70,29 @@ def _missing(raw_dir: Path, what: str, reason: str = "") -> DataError:
     msg = f"{what} not found under {raw_dir}."
     if reason:
         msg += f" {reason}"
-    return DataError(msg + " " + HOW_TO_PROVIDE.format(url=NOTMNIST_SMALL_URL, raw=raw_dir))
+    msg += " " + HOW_TO_PROVIDE.format(url=NOTMNIST_SMALL_URL, raw=raw_dir)
+    if raw_dir.is_dir() and not raw_dir.is_symlink():  # `ln -sfn` would link *inside* a real folder
+        msg += (f" Note: {raw_dir} is a folder, not a link; for the link, remove it first "
+                f"(`rm -r {raw_dir}`) or copy the files into it.")
+    return DataError(msg)
+
+
+@contextlib.contextmanager
+def _cleanup_on_failure(raw_dir: Path):
+    """A failed download removes the folders it created, so it leaves no empty `raw_dir` folder
+    behind that would turn the suggested `ln -sfn <mirror> raw_dir` into a link inside it."""
+    candidates = [raw_dir, raw_dir / "MNIST", raw_dir / "MNIST" / "raw", raw_dir / "notMNIST"]
+    existed = {d for d in candidates if d.exists() or d.is_symlink()}
+    try:
+        yield
+    except BaseException:
+        if raw_dir not in existed and raw_dir.is_dir() and not raw_dir.is_symlink():
+            shutil.rmtree(raw_dir, ignore_errors=True)  # all of it is the failed attempt's
+        else:
+            for d in reversed(candidates):
+                if d not in existed and d.is_dir() and not any(d.iterdir()):
+                    d.rmdir()
+        raise
 
 
 # ---------------------------------------------------------------- MNIST
@@ -108,7 +132,8 @@ def load_mnist(raw_dir: Path, source: str, check_counts: bool) -> tuple[dict, di
     origin = "local"
     if source == "download" or (source == "auto" and not all(paths.values())):
         try:
-            download_mnist(raw_dir)
+            with _cleanup_on_failure(raw_dir):
+                download_mnist(raw_dir)
         except Exception as exc:  # noqa: BLE001 - any network/permission failure
             missing = [MNIST_FILES[k][0] for k, p in paths.items() if p is None]
             raise _missing(raw_dir, f"MNIST ({', '.join(missing) or 'download'})",
@@ -188,7 +213,8 @@ def load_notmnist(raw_dir: Path, source: str) -> tuple[dict, dict]:
     origin = "local"
     if source == "download" or (source == "auto" and not pairs):
         try:
-            download_notmnist(raw_dir)
+            with _cleanup_on_failure(raw_dir):
+                download_notmnist(raw_dir)
         except Exception as exc:  # noqa: BLE001 - any network/permission failure
             raise _missing(raw_dir, "notMNIST (notMNIST/*-images-idx3-ubyte.gz)",
                            f"Download failed: {exc!s:.200}.") from None

@@ -10,18 +10,21 @@ import sys
 import numpy as np
 
 from src import config, paths
-from src.data.pool import AMBIGUOUS, CATEGORY_NAMES, check_pool
+from src.data.pool import AMBIGUOUS, CATEGORY_NAMES, check_pool, fingerprint
 from src.errors import DataError, UserError
 from src.generate.ambiguous import distinct_votes
-from src.io import load_npz
+from src.io import load_json, load_npz
 
 
 def verify(params_path: str = "params.yaml") -> dict:
     cfg = config.load(params_path).ambiguous
     min_distinct, max_distinct = cfg.min_distinct, cfg.max_distinct
     pool, amb = load_npz(paths.POOL_NPZ), load_npz(paths.AMBIGUOUS_NPZ)
-    stats = json.loads(paths.STATS_JSON.read_text())
+    stats = load_json(paths.STATS_JSON, "pool statistics")
     check_pool(pool)
+    if "fingerprint" not in pool or str(pool["fingerprint"]) != fingerprint(pool):
+        raise DataError(f"{paths.POOL_NPZ}: its fingerprint does not match its arrays (edited, or built by an "
+                        f"older version): rerun `dvc repro build_pool`.")
     counts = {name: int((pool["category"] == c).sum()) for c, name in CATEGORY_NAMES.items()}
     if counts != stats["by_category"] or len(pool["images"]) != stats["pool_size"]:
         raise DataError(f"{paths.STATS_JSON}: {stats['by_category']} disagrees with the pool arrays {counts}.")

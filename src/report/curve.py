@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 from src import paths
 from src.errors import DataError
+from src.io import load_json
 
 from src.report.budget import accuracy_at, auc_log_cost
 
 CURVE_COLUMNS = ["round", "cost", "accuracy", "val_accuracy", "labeled_id", "labeled_ambiguous", "labeled_ood",
                  "id_precision"]
+
+ROW_KEYS = ("round", "cost", "labeled_id", "labeled_ambiguous", "labeled_ood", "examined", "examined_id",
+            "id_precision")
 
 
 def collect(round_names: list[str], target_id: int | None = None) -> list[dict]:
@@ -20,19 +23,21 @@ def collect(round_names: list[str], target_id: int | None = None) -> list[dict]:
     record `finished` and are not rows."""
     rows = []
     for name in round_names:
-        try:
-            ann = json.loads(paths.round_metrics(name, "annotate").read_text())
-            fin = json.loads(paths.round_metrics(name, "finetune").read_text())
-        except FileNotFoundError as exc:
-            raise DataError(f"report: {exc.filename} is missing; run `dvc repro` to finish the rounds.") from None
+        ann = load_json(paths.round_metrics(name, "annotate"), "round metrics")
+        fin = load_json(paths.round_metrics(name, "finetune"), "round metrics")
         if ann.get("finished") or fin.get("finished"):
             break
+        missing = [f"{part} '{key}'" for part, rec, keys in (("annotate", ann, ROW_KEYS), ("finetune", fin, ("accuracy",)))
+                   for key in keys if key not in rec]
+        if missing:
+            raise DataError(f"report: round {name}'s metrics lack {', '.join(missing)} "
+                            f"({paths.round_metrics(name, 'annotate').parent}): written by an older version or "
+                            f"edited by hand. Rerun `dvc repro` (or `dvc repro -f` for that round).")
         val = fin.get("val_accuracy")
         rows.append({"name": name, "round": ann["round"], "cost": ann["cost"],
                      "accuracy": round(100.0 * fin["accuracy"], 3),
                      "val_accuracy": None if val is None else round(100.0 * val, 3),
-                     **{k: ann[k] for k in ("labeled_id", "labeled_ambiguous", "labeled_ood",
-                                            "examined", "examined_id", "id_precision")},
+                     **{k: ann[k] for k in ROW_KEYS[2:]},
                      **_seconds(name, fin, ann)})
         if target_id is not None and ann["labeled_id"] >= target_id:
             break
@@ -43,7 +48,7 @@ def _seconds(name: str, fin: dict, ann: dict) -> dict:
     """Where a round's time went (columns of plots/rounds.csv); 0 for parts a strategy skips.
     The acquire columns of a row are the acquisition that produced this state."""
     acq_path = paths.round_metrics(name, "acquire")
-    acq = json.loads(acq_path.read_text())["seconds"] if acq_path.exists() else {}
+    acq = load_json(acq_path, "round metrics").get("seconds", {}) if acq_path.exists() else {}
     out = {f"seconds_{k}": acq.get(k, 0.0) for k in ("kmeans", "select")}
     out["seconds_annotate"] = ann.get("seconds", 0.0)
     out.update({f"seconds_{k}": fin["seconds"].get(k, 0.0)
