@@ -3,7 +3,7 @@
 Every writer goes through `_atomic`: bytes go to a temporary name beside the target
 (`.<name>.tmp`, always the same name, so a rerun overwrites what a killed run left), then one
 rename. A stage with several outputs wraps its body in `stage_outputs(...)` (docs/design.md,
-section 6): inside it, writes of the declared paths go to `.<name>.partial` files, and only when
+section 7): inside it, writes of the declared paths go to `.<name>.partial` files, and only when
 the body succeeds are they renamed into place together, after a journal listing the renames is
 written. So a stage that fails or is killed leaves either all its old outputs or all its new
 ones: killed before the journal, the old set stays (the partial files are removed by the next

@@ -67,3 +67,53 @@ def test_yaml_exponent_string_is_a_float(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="params file not found"):
         config.load(tmp_path / "nope.yaml")
+
+
+def test_every_numeric_or_list_param_has_a_range_rule():
+    """A new param cannot skip range checking: every int/float/list/dict field has a RANGES rule."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(config.Params)
+    missing = []
+    for f in dataclasses.fields(config.Params):
+        if dataclasses.is_dataclass(hints[f.name]):
+            sub_hints = typing.get_type_hints(hints[f.name])
+            keys = [(f"{f.name}.{g.name}", sub_hints[g.name]) for g in dataclasses.fields(hints[f.name])]
+        else:
+            keys = [(f.name, hints[f.name])]
+        for key, hint in keys:
+            inner = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+            if inner[0] in (int, float, list, dict) and key not in config.RANGES and key != "rounds":
+                missing.append(key)
+    assert missing == []
+
+
+@pytest.mark.parametrize("section, key, value, allowed", [
+    ("active", "init_id", 0, ">= 1"),
+    ("vae", "lr", "nan", "> 0 and finite"),
+    ("contrastive", "scale", [1.2, 0.8], "[low, high] with 0 < low <= high"),
+    ("cluster", "no_non_id_radius", 1.5, "in [0, 1]"),
+    ("classifier", "milestones", [30, 20], "increasing epoch numbers"),
+    ("active", "costs", {"id": 1.0, "ambiguous": True, "ood": 1.0}, "finite numbers >= 0"),
+    ("pool", "n_id", 0, ">= 1"),
+])
+def test_out_of_range_names_key_value_and_range(tmp_path, section, key, value, allowed):
+    path = write(tmp_path, lambda p: p[section].update({key: value}))
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    msg = str(info.value)
+    assert f"{section}.{key}" in msg and "out of range" in msg and allowed in msg
+
+
+def test_null_stays_allowed_where_the_field_is_optional(tmp_path):
+    path = write(tmp_path, lambda p: (p["pool"].update(n_id=None), p["cl_classifier"].update(grad_clip=None)))
+    assert config.load(path).pool.n_id is None
+
+
+def test_check_command(tmp_path, capsys):
+    assert config.main(["check", str(ROOT / "params.yaml")]) == 0
+    assert "OK" in capsys.readouterr().out
+    path = write(tmp_path, lambda p: p["rounds"].update(r03={"prev": "r01"}))
+    assert config.main(["check", str(path)]) == 2
+    assert "rounds.r03: prev is 'r01' but the round before it is 'r02'" in capsys.readouterr().err

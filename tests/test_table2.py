@@ -79,3 +79,40 @@ def test_cli_reads_saved_json(tmp_path, capsys):
 def test_format(values, text):
     from src.report.table2 import _fmt
     assert _fmt(values, 2) == text
+
+
+def test_workspace_equal_to_head_without_experiments_is_labelled_as_head(tmp_path, capsys):
+    """No experiments: the only row is HEAD's committed result, and the output says so."""
+    from src.report.table2 import only_head
+
+    workspace, head = exp_show()
+    head["experiments"] = None
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps([workspace, head]))
+    assert only_head([workspace, head]) is not None
+    assert main(["--json", str(path), "--workspace"]) == 0
+    out = capsys.readouterr().out
+    assert "no experiments; this is the committed HEAD result" in out
+    assert only_head(exp_show()) is None  # with experiments, nothing to say
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (None, "no such file"),
+    ("{not json", "not the JSON `dvc exp show --json` writes"),
+    ('{"a": 1}', "expected the list"),
+])
+def test_bad_json_input_is_an_error_not_a_traceback(tmp_path, capsys, content, fragment):
+    path = tmp_path / "exp.json"
+    if content is not None:
+        path.write_text(content)
+    assert main(["--json", str(path)]) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_record_without_cost_names_the_experiment(tmp_path, capsys):
+    rows = exp_show()
+    del rows[1]["experiments"][0]["revs"][0]["data"]["metrics"]["metrics/summary.json"]["data"]["cost"]
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps(rows))
+    assert main(["--json", str(path)]) == 2
+    assert "metrics/summary.json of e1 has no cost" in capsys.readouterr().err

@@ -21,7 +21,10 @@ import sys
 
 import numpy as np
 
+from src.errors import UserError
+
 SUMMARY_FILE = "metrics/summary.json"
+REQUIRED = ("accuracy", "cost", "cost_per_acc", "id_precision")
 PAPER_MIXMNIST = {  # Table 2 of the paper: Acc., Cost, Cost/Acc.
     "random": ("Random", 93.84, 440, 4.69),
     "least_confidence": ("Least Confidence", 96.80, 6582, 68.00),
@@ -68,6 +71,11 @@ def collect(exp_show: list, workspace: bool = False, committed: bool = False) ->
         if key in seen:
             continue
         seen.add(key)
+        absent = [k for k in REQUIRED if k not in metrics]
+        if absent:
+            raise UserError(f"{SUMMARY_FILE} of {name} has no {', '.join(absent)}: made by an older version of the "
+                            f"report stage. Rerun that experiment (`dvc exp run`), or remove it (`dvc exp remove "
+                            f"{name}`).")
         rest = {k: v for k, v in params.items() if k not in ("strategy", "seed")}
         setting = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:6]
         groups.setdefault((params["strategy"], setting), []).append(
@@ -116,8 +124,21 @@ def main(argv=None) -> int:
                         help="also count metrics committed in git (labelled as committed; maybe another machine's)")
     args = parser.parse_args(argv)
     if args.json:
-        with open(args.json) as fh:
-            exp_show = json.load(fh)
+        try:
+            with open(args.json) as fh:
+                exp_show = json.load(fh)
+        except FileNotFoundError:
+            print(f"error: {args.json}: no such file; save one with `dvc exp show --json > {args.json}`.",
+                  file=sys.stderr)
+            return 2
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            print(f"error: {args.json}: not the JSON `dvc exp show --json` writes ({exc}); save it again with "
+                  f"`dvc exp show --json > {args.json}`.", file=sys.stderr)
+            return 2
+        if not isinstance(exp_show, list):
+            print(f"error: {args.json}: expected the list `dvc exp show --json` writes, got a "
+                  f"{type(exp_show).__name__}.", file=sys.stderr)
+            return 2
     else:
         cmd = ["dvc", "exp", "show", "--json"] + (["--all-commits"] if args.all_commits else [])
         out = subprocess.run(cmd, capture_output=True, text=True)
@@ -131,7 +152,14 @@ def main(argv=None) -> int:
             if not args.workspace:
                 print("note: the workspace is not up to date (`dvc status`), so its metrics are not counted.",
                       file=sys.stderr)
-    groups = collect(exp_show, workspace=args.workspace, committed=args.committed)
+    try:
+        groups = collect(exp_show, workspace=args.workspace, committed=args.committed)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    head_note = only_head(exp_show) if args.workspace and not args.committed else None
+    if head_note:
+        print(head_note, file=sys.stderr)
     if not groups:
         print("error: no experiment has metrics/summary.json yet; run `dvc exp run` (README's flow) "
               "first, or pass --committed to show the committed metrics.", file=sys.stderr)
@@ -143,7 +171,26 @@ def main(argv=None) -> int:
                       f"active.target_id = {r.get('target_id')}: add entries to `rounds` in params.yaml.",
                       file=sys.stderr)
     print(markdown(groups))
+    if head_note:
+        print(f"\n{head_note}")
     return 0
+
+
+def only_head(exp_show: list) -> str | None:
+    """A note when the table would show nothing but the workspace and the workspace's metrics are the
+    committed HEAD ones: that row is HEAD's committed result (maybe computed on another machine),
+    not a run of this workspace that adds evidence."""
+    found: list = []
+    _runs(exp_show, found, "top")
+    if any(kind == "experiment" for kind, _, _ in found):
+        return None
+    metrics = {kind: (data.get("metrics") or {}).get(SUMMARY_FILE, {}).get("data")
+               for kind, _, data in found if kind in ("workspace", "committed")}
+    if metrics.get("workspace") and metrics.get("workspace") == metrics.get("committed"):
+        return ("note: no experiments; this is the committed HEAD result (metrics/summary.json as committed; the "
+                "workspace's outputs match dvc.lock). Runs of your own: `dvc exp run` (README), or the results "
+                "folders for several seeds.")
+    return None
 
 
 if __name__ == "__main__":
