@@ -6,8 +6,8 @@ have been ranked for this round from this very state prev (load_candidates check
 import time
 
 from src import config, paths
-from src.active.loop import (annotate_round, check_round_args, finished_metrics, load_candidates, load_state,
-                             reached_target, round_index)
+from src.active.loop import (annotate_round, check_oracle_labels, check_round_args, finished_metrics,
+                             load_candidates, load_state, reached_target, round_index)
 from src.data.pool import load_pool
 from src.io import save_json, stage_outputs
 from src.log import log
@@ -19,6 +19,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = 
     pool = load_pool(paths.POOL_NPZ, ("category", "label"), p.active.num_classes)
     state = load_state(prev, p, pool["fingerprint"])
     state.check_pool_size(len(pool["category"]), paths.state(prev))
+    check_oracle_labels(state, pool, p.active.num_classes, paths.state(prev))
     cands = load_candidates(round_name, prev, state)
     with stage_outputs(paths.state(round_name), paths.round_metrics(round_name, "annotate")):
         if reached_target(state, p.active):

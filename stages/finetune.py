@@ -17,7 +17,8 @@ import time
 import numpy as np
 
 from src import config, paths
-from src.active.loop import check_round_args, check_successor, finished_metrics, load_state, reached_target
+from src.active.loop import (check_oracle_labels, check_round_args, check_successor, finished_metrics, load_state,
+                             reached_target)
 from src.active.strategies import uses_representation
 from src.data.pool import load_pool
 from src.io import copy_file, load_npz, save_json, save_npz, save_torch, stage_outputs
@@ -44,10 +45,11 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str = 
     from src.active.train import accuracy, predict_probs, round_rng, train_classifier, training_set
     from src.device import cpu_state
 
-    pool = load_pool(paths.POOL_NPZ, ("images",), p.active.num_classes)
+    pool = load_pool(paths.POOL_NPZ, ("images",), p.active.num_classes)  # + category, label (the K check)
     test, val = load_npz(paths.TEST_NPZ, keys=("images", "labels")), load_npz(paths.VAL_NPZ, keys=("images", "labels"))
     state = load_state(round_name, p, pool["fingerprint"])
     state.check_pool_size(len(pool["images"]), paths.state(round_name))
+    check_oracle_labels(state, pool, p.active.num_classes, paths.state(round_name))
     k = p.active.num_classes
     train_idx = training_set(state, k, p.active.non_id_ratio, round_rng(p.seed, round_name, "undersample"))
     seconds = {}

@@ -257,6 +257,12 @@ CASES = [
     ("state_truncated", truncate("runs/state/r00.npz"), acquire, R1, DataError, "runs/state/r00.npz: unreadable"),
     ("state_old_format", edit_npz("runs/state/r00.npz", pool_fingerprint=None), acquire, R1, DataError,
      "not a state of this version"),
+    ("state_wrong_digit", edit_npz("runs/state/r00.npz", labels=lambda d: np.where(
+        (d["labels"] >= 0) & (d["labels"] < 10), (d["labels"] + 1) % 10, d["labels"]).astype(d["labels"].dtype)),
+     annotate, R1, DataError, "differ from the simulated oracle's answers"),
+    ("state_wrong_digit_finetune", edit_npz("runs/state/r03.npz", labels=lambda d: np.where(
+        d["acquired_round"] == 3, 10, d["labels"]).astype(d["labels"].dtype)),
+     finetune, {"round_name": "r03", "prev": "r02"}, DataError, "runs/state/r03.npz: "),
     ("state_cost_falls", edit_npz("runs/state/r01.npz", cost=np.float64(1.0)), finetune, R1, DataError,
      "below r00's"),
     ("state_drops_prev_label", edit_npz("runs/state/r01.npz", labels=state_label(0, 10),

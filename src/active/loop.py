@@ -75,6 +75,19 @@ def check_successor(prev_state: ActiveState, state: ActiveState, prev: str, roun
         raise DataError(f"{where}: round {state.round} does not follow {prev}'s round {prev_state.round}. {RERUN}")
 
 
+def check_oracle_labels(state: ActiveState, pool: dict, num_classes: int, path) -> None:
+    """With the simulated oracle every label of a state is the pool's answer (the class for iD, K for
+    the rest): a state whose labels differ was edited or made for another pool."""
+    idx = state.labeled
+    expected = SimulatedOracle.from_pool(pool, {}, num_classes).annotate(idx)
+    bad = np.flatnonzero(state.labels[idx] != expected)
+    if len(bad):
+        i = int(idx[bad[0]])
+        raise DataError(f"{path}: {len(bad)} label(s) differ from the simulated oracle's answers, e.g. pool index "
+                        f"{i} has label {int(state.labels[i])} but the oracle says {int(expected[bad[0]])}: the "
+                        f"state was edited. {RERUN}")
+
+
 def finished_metrics(state: ActiveState, cfg: ActiveConfig) -> dict:
     """What a round after the stopping point records: nothing examined, nothing trained."""
     return {"round": state.round, "finished": True, "cost": state.cost,
@@ -131,7 +144,8 @@ def initial_state(pool: dict, cfg: ActiveConfig, gen: np.random.Generator) -> tu
     oracle = SimulatedOracle.from_pool(pool, cfg.costs, cfg.num_classes)
     chosen = np.sort(gen.choice(id_rows, cfg.init_id, replace=False))
     labels = oracle.annotate(chosen)
-    state = ActiveState.empty(len(pool["category"]), pool.get("fingerprint", "")).with_labels(chosen, labels, oracle.cost(chosen), 0)
+    empty = ActiveState.empty(len(pool["category"]), pool.get("fingerprint", ""))
+    state = empty.with_labels(chosen, labels, oracle.cost(chosen), 0)
     return state, round_metrics(state, pool["category"], chosen, 0)
 
 

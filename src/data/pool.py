@@ -3,7 +3,8 @@
 pool.npz: images uint8 (N,28,28); category int8 (0 iD, 1 ambiguous, 2 OoD); label int16
 (digit for iD, -1 otherwise); source <U16 short dataset name; source_index int32 (row in
 that source); fingerprint: a 0-d string, the hash of the arrays (`fingerprint`), which every
-active-learning state records so a state is never used with another pool. Rows are shuffled with pool.seed so no strategy can exploit the order.
+active-learning state records so a state is never used with another pool. Rows are shuffled
+with pool.seed so no strategy can exploit the order.
 
 val.npz: `pool.n_val` MNIST train images (images, labels, source_index) drawn first, from their
 own stream, and never in the pool; the test set is MNIST's separate test file. Knobs the project

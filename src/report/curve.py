@@ -27,7 +27,8 @@ def collect(round_names: list[str], target_id: int | None = None) -> list[dict]:
         fin = load_json(paths.round_metrics(name, "finetune"), "round metrics")
         if ann.get("finished") or fin.get("finished"):
             break
-        missing = [f"{part} '{key}'" for part, rec, keys in (("annotate", ann, ROW_KEYS), ("finetune", fin, ("accuracy",)))
+        missing = [f"{part} '{key}'" for part, rec, keys in (("annotate", ann, ROW_KEYS),
+                                                               ("finetune", fin, ("accuracy",)))
                    for key in keys if key not in rec]
         if missing:
             raise DataError(f"report: round {name}'s metrics lack {', '.join(missing)} "

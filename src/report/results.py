@@ -23,11 +23,12 @@ import numpy as np
 import yaml
 
 from src.errors import DataError
-from src.io import save_figure, save_text
+from src.io import save_figure, save_text, stage_outputs
 from src.report.budget import accuracy_at
 from src.report.table2 import PAPER_MIXMNIST, _fmt
 
 TABLE = "table2.md"
+SUMMARY_KEYS = ("accuracy", "cost", "cost_per_acc", "id_precision", "rounds")
 FIGURE = "figure4.png"
 TARGETS = "targets.md"
 TIMING = "timing.md"
@@ -48,6 +49,10 @@ def load_runs(folder: Path) -> list[dict]:
         except (FileNotFoundError, json.JSONDecodeError, yaml.YAMLError) as exc:
             raise DataError(f"{d}: incomplete or unreadable run ({exc}); rerun the grid command to redo it, "
                             f"or delete the folder.") from None
+        absent = [k for k in SUMMARY_KEYS if k not in summary] + [k for k in ("strategy", "seed") if k not in params]
+        if absent:
+            raise DataError(f"{d}: the run lacks {', '.join(absent)} (summary.json / params.yaml from an older "
+                            f"version?); rerun the grid command to redo it, or delete the folder.")
         rest = {k: v for k, v in params.items() if k not in ("strategy", "seed")}
         setting = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:6]
         runs.append({"name": d.name, "strategy": params["strategy"], "seed": params["seed"],
@@ -185,11 +190,13 @@ def timing(folder: Path, runs: list[dict]) -> str:
 def build(folder) -> tuple[Path, Path]:
     folder = Path(folder)
     runs = load_runs(folder)
-    save_text(folder / TABLE, table(runs))
-    save_text(folder / TARGETS, targets(runs))
-    save_text(folder / TIMING, timing(folder, runs))
     title = f"Figure 4 (MixMNIST, {folder.name}): mean ± std over seeds"
-    return folder / TABLE, save_figure(folder / FIGURE, figure(runs, title))
+    with stage_outputs(folder / TABLE, folder / TARGETS, folder / TIMING, folder / FIGURE):
+        save_text(folder / TABLE, table(runs))
+        save_text(folder / TARGETS, targets(runs))
+        save_text(folder / TIMING, timing(folder, runs))
+        save_figure(folder / FIGURE, figure(runs, title))
+    return folder / TABLE, folder / FIGURE
 
 
 def main(argv=None) -> int:
