@@ -8,13 +8,13 @@ import time
 
 import numpy as np
 
-from src import config, paths
+from src.core import config, paths
 from src.active.loop import check_round_args, finished_metrics, load_state, reached_target, save_candidates
 from src.active.strategies import Candidates, from_params
-from src.errors import DataError, UserError
-from src.io import load_npz, save_json, stage_outputs
-from src.log import log
-from src.seeding import rng
+from src.core.errors import DataError, UserError
+from src.core.io import load_npz, save_json, stage_outputs
+from src.core.log import log
+from src.core.seeding import rng
 
 
 def check_outputs(outputs: dict, state, needs: set, name: str, p) -> None:
@@ -67,6 +67,6 @@ def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = 
 
 
 if __name__ == "__main__":
-    from stages._cli import run
+    from src.core.cli import run
 
     run(main, __doc__)

@@ -1,10 +1,10 @@
 """Stage build_pool: MNIST iD + generated ambiguous + notMNIST OoD -> pool.npz, test.npz, val.npz, stats.json."""
 import numpy as np
 
-from src import config, paths
+from src.core import config, paths
 from src.data.pool import CATEGORY_NAMES, build_pool
-from src.io import load_npz, save_json, save_npz, stage_outputs
-from src.log import log
+from src.core.io import load_npz, save_json, save_npz, stage_outputs
+from src.core.log import log
 from src.report.grids import image_grid
 
 
@@ -27,6 +27,6 @@ def main(params_path: str = "params.yaml") -> None:
 
 
 if __name__ == "__main__":
-    from stages._cli import run
+    from src.core.cli import run
 
     run(main, __doc__)

@@ -1,10 +1,10 @@
 """Stage fetch_data: raw MNIST + notMNIST (local copy or download) -> validated packed arrays."""
 from pathlib import Path
 
-from src import config, paths
+from src.core import config, paths
 from src.data.raw import load_mnist, load_notmnist
-from src.io import save_json, save_npz, stage_outputs
-from src.log import log
+from src.core.io import save_json, save_npz, stage_outputs
+from src.core.log import log
 
 
 def main(params_path: str = "params.yaml") -> None:
@@ -21,6 +21,6 @@ def main(params_path: str = "params.yaml") -> None:
 
 
 if __name__ == "__main__":
-    from stages._cli import run
+    from src.core.cli import run
 
     run(main, __doc__)

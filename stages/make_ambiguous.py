@@ -1,13 +1,13 @@
 """Stage make_ambiguous: 7:3 latent mixes of MNIST pairs kept iff the ensemble gives 2-3 classes."""
-from src import config, paths
-from src.io import load_npz, load_torch, save_json, save_npz, stage_outputs
+from src.core import config, paths
+from src.core.io import load_npz, load_torch, save_json, save_npz, stage_outputs
 
 
 def main(params_path: str = "params.yaml") -> None:
     cfg = config.load(params_path).ambiguous
     import torch
 
-    from src.device import get_device
+    from src.core.device import get_device
     from src.generate.ambiguous import generate, vote_caption
     from src.generate.classifiers import load_ensemble
     from src.generate.vae import HierarchicalVAE
@@ -32,6 +32,6 @@ def main(params_path: str = "params.yaml") -> None:
 
 
 if __name__ == "__main__":
-    from stages._cli import run
+    from src.core.cli import run
 
     run(main, __doc__)

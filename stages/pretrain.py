@@ -1,13 +1,13 @@
 """Stage pretrain: the CL methods' representation model learns from the whole unlabeled pool
 (SimCLR, no labels) -> models/pretrain.pt, metrics/pretrain.json."""
-from src import config, paths
-from src.io import load_npz, save_json, stage_outputs
-from src.log import log
+from src.core import config, paths
+from src.core.io import load_npz, save_json, stage_outputs
+from src.core.log import log
 
 
 def main(params_path: str = "params.yaml") -> None:
     p = config.load(params_path)
-    from src.contrastive.method import new_representation, save_representation
+    from src.models.representation import new_representation, save_representation
     from src.contrastive.train import train_contrastive
 
     cfg = p.contrastive
@@ -25,6 +25,6 @@ def main(params_path: str = "params.yaml") -> None:
 
 
 if __name__ == "__main__":
-    from stages._cli import run
+    from src.core.cli import run
 
     run(main, __doc__)

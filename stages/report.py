@@ -2,10 +2,10 @@
 
 Rows end at the first state with `active.target_id` labeled iD (the paper's stopping rule); a
 chain too short to reach it is reported with `target_reached: false` and a warning."""
-from src import config, paths
-from src.config import INITIAL_STATE
-from src.io import save_figure, save_json, save_text, stage_outputs
-from src.log import log
+from src.core import config, paths
+from src.core.config import INITIAL_STATE
+from src.core.io import save_figure, save_json, save_text, stage_outputs
+from src.core.log import log
 from src.report.curve import CURVE_COLUMNS, collect, curve_figure, summary, to_csv
 
 
@@ -28,6 +28,6 @@ def main(params_path: str = "params.yaml") -> None:
 
 
 if __name__ == "__main__":
-    from stages._cli import run
+    from src.core.cli import run
 
     run(main, __doc__)

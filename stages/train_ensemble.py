@@ -1,6 +1,6 @@
 """Stage train_ensemble: ten differing MNIST classifiers -> weights and each one's test accuracy."""
-from src import config, paths
-from src.io import load_npz, save_json, save_torch, stage_outputs
+from src.core import config, paths
+from src.core.io import load_npz, save_json, save_torch, stage_outputs
 
 
 def main(params_path: str = "params.yaml") -> None:
@@ -16,6 +16,6 @@ def main(params_path: str = "params.yaml") -> None:
 
 
 if __name__ == "__main__":
-    from stages._cli import run
+    from src.core.cli import run
 
     run(main, __doc__)

@@ -1,9 +1,9 @@
 """Stage train_vae: hierarchical VAE on MNIST train -> weights, test ELBO, reconstruction PNG."""
 import numpy as np
 
-from src import config, paths
-from src.device import cpu_state
-from src.io import load_npz, save_json, save_torch, stage_outputs
+from src.core import config, paths
+from src.core.device import cpu_state
+from src.core.io import load_npz, save_json, save_torch, stage_outputs
 
 
 def main(params_path: str = "params.yaml") -> None:
@@ -25,6 +25,6 @@ def main(params_path: str = "params.yaml") -> None:
 
 
 if __name__ == "__main__":
-    from stages._cli import run
+    from src.core.cli import run
 
     run(main, __doc__)

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 import yaml
 
-from src import paths
-from src.errors import ConfigError, DataError, UserError
+from src.core import paths
+from src.core.errors import ConfigError, DataError, UserError
 from stages import (acquire, annotate, build_pool, fetch_data, finetune, init_state, make_ambiguous, pretrain,
                     report, train_ensemble, train_vae)
 from tests.conftest import ROOT, make_raw, tiny_params
@@ -42,7 +42,7 @@ def built(tmp_path_factory):
     try:
         for module in (fetch_data, train_vae, train_ensemble, make_ambiguous, build_pool, init_state):
             module.main()
-        finetune.main(round_name="r00", prev=paths.PRETRAIN)
+        finetune.main(round_name="r00")
         for r, prev in ROUNDS:
             acquire.main(round_name=r, prev=prev)
             annotate.main(round_name=r, prev=prev)
@@ -290,7 +290,8 @@ CASES = [
     ("args_round_not_in_table", None, acquire, {"round_name": "r04", "prev": "r02"}, UserError, "not a round of"),
     ("args_wrong_prev", None, annotate, {"round_name": "r02", "prev": "r03"}, UserError, "--prev r01"),
     ("args_skip_a_round", None, acquire, {"round_name": "r03", "prev": "r01"}, UserError, "continues from r02"),
-    ("args_finetune_r00_prev", None, finetune, {"round_name": "r00", "prev": "r01"}, UserError, "--prev pretrain"),
+    ("args_finetune_r00_prev", None, finetune, {"round_name": "r00", "prev": "r01"}, UserError, "without --prev"),
+    ("args_round_without_prev", None, finetune, {"round_name": "r02"}, UserError, "with --prev r01"),
     # report inputs
     ("round_metrics_malformed", write_text("runs/metrics/r02_finetune.json", "{not json"), report, {}, DataError,
      "r02_finetune.json: not valid JSON"),
@@ -336,10 +337,10 @@ def test_a_real_folder_is_named_in_the_advice(ws, monkeypatch):
 # ---------------------------------------------------------------- the command line prints no traceback
 @pytest.mark.parametrize("argv, fragment", [
     (["-m", "stages.acquire", "--round", "r04", "--prev", "r02"], "not a round of params.yaml"),
-    (["-m", "src.config", "check"], "rounds.r02"),
+    (["-m", "src.check"], "rounds.r02"),
 ])
 def test_command_line_error_has_no_traceback(ws, argv, fragment):
-    set_rounds({"r01": {"prev": "r00"}, "r02": {}})(ws) if argv[1] == "src.config" else None
+    set_rounds({"r01": {"prev": "r00"}, "r02": {}})(ws) if argv[1] == "src.check" else None
     before = snapshot(ws)
     out = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -351,7 +352,7 @@ def test_command_line_error_has_no_traceback(ws, argv, fragment):
 KILLED_CHILD = """
 import sys, time
 from pathlib import Path
-from src.io import save_json, save_text, stage_outputs
+from src.core.io import save_json, save_text, stage_outputs
 with stage_outputs("a.json", "b.txt"):
     save_json("a.json", {"v": "new"})
     def slow(fh):
@@ -359,14 +360,14 @@ with stage_outputs("a.json", "b.txt"):
         fh.flush()
         Path("writing").touch()
         time.sleep(60)
-    from src.io import _atomic
+    from src.core.io import _atomic
     _atomic("b.txt", slow)
 """
 
 
 def test_kill_9_while_writing_leaves_the_old_set_and_the_rerun_cleans_up(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    from src.io import save_json, save_text, stage_outputs
+    from src.core.io import save_json, save_text, stage_outputs
 
     with stage_outputs("a.json", "b.txt"):
         save_json("a.json", {"v": "old"})
@@ -393,7 +394,7 @@ def test_kill_9_while_writing_leaves_the_old_set_and_the_rerun_cleans_up(tmp_pat
 
 def test_killed_during_the_renames_the_next_run_finishes_them(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    from src.io import StageOutputs, save_text, stage_outputs
+    from src.core.io import StageOutputs, save_text, stage_outputs
 
     with stage_outputs("a.txt", "b.txt"):
         save_text("a.txt", "old a")
@@ -409,7 +410,7 @@ def test_killed_during_the_renames_the_next_run_finishes_them(tmp_path, monkeypa
 
 def test_an_error_inside_a_stage_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    from src.io import save_text, stage_outputs
+    from src.core.io import save_text, stage_outputs
 
     with stage_outputs("a.txt", "b.txt"):
         save_text("a.txt", "old a")

@@ -89,7 +89,7 @@ def test_stage0_by_strategy_charges_every_sample_examined():
     """Stage 0 of the CL methods: nothing labeled, so no cluster is excluded and every cluster
     is examined nearest its centroid first; whole passes until init_id iD; all examined cost."""
     from src.active.loop import initial_state_by_strategy
-    from src.config import ActiveConfig
+    from src.core.config import ActiveConfig
 
     feats, _, a, b, c = scene()
     n = len(feats)
@@ -117,7 +117,7 @@ def test_stage0_by_strategy_charges_every_sample_examined():
 def test_from_params_passes_the_cluster_options():
     from dataclasses import replace
 
-    from src import config
+    from src.core import config
     from src.active.strategies import DistanceCL, from_params
     from tests.conftest import ROOT
 

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from src import config
-from src.errors import ConfigError
+from src.core import config
+from src.core.errors import ConfigError
 from tests.conftest import ROOT
 
 
@@ -112,8 +112,23 @@ def test_null_stays_allowed_where_the_field_is_optional(tmp_path):
 
 
 def test_check_command(tmp_path, capsys):
-    assert config.main(["check", str(ROOT / "params.yaml")]) == 0
+    from src.check import main
+
+    assert main([str(ROOT / "params.yaml")]) == 0
     assert "OK" in capsys.readouterr().out
     path = write(tmp_path, lambda p: p["rounds"].update(r03={"prev": "r01"}))
-    assert config.main(["check", str(path)]) == 2
+    assert main([str(path)]) == 2
     assert "rounds.r03: prev is 'r01' but the round before it is 'r02'" in capsys.readouterr().err
+    path = write(tmp_path, lambda p: p.update(strategy="distance"))
+    assert main([str(path)]) == 2
+    assert "strategy 'distance' is unknown" in capsys.readouterr().err
+
+
+def test_config_imports_nothing_above_it():
+    """src/core/config.py is the bottom layer: it imports only the standard library, yaml and src.core."""
+    import ast
+
+    tree = ast.parse((ROOT / "src/core/config.py").read_text())
+    imported = {n.module if isinstance(n, ast.ImportFrom) else a.name
+                for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    assert {m for m in imported if m and m.startswith("src") and not m.startswith("src.core")} == set()

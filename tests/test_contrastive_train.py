@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.contrastive.model import RepresentationModel, classifier_from, extract_features
+from src.models.representation import RepresentationModel, classifier_from, extract_features
 from src.contrastive.train import steps_for, train_contrastive, two_views
 from tests.conftest import synthetic_digits
 

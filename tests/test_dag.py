@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from src import paths
+from src.core import paths
 from tests.conftest import ROOT
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -104,3 +104,48 @@ def test_stage_scripts_and_params_exist():
 def test_only_the_aggregate_is_a_dvc_metric():
     metric_files = set().union(*(_paths(DVC[s].get("metrics")) for s in DVC))
     assert not any(m.startswith("runs/") for m in metric_files) and "metrics/summary.json" in metric_files
+
+
+def import_tree(module: str, seen: set | None = None) -> set[str]:
+    """Files of the project modules `module` imports, directly or not (imports inside functions
+    included), as paths relative to the repository root; empty __init__.py files are left out."""
+    import ast
+
+    seen = set() if seen is None else seen
+
+    def file_of(name: str) -> Path | None:
+        base = ROOT / name.replace(".", "/")
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    path = file_of(module)
+    if path is None or path in seen:
+        return set()
+    seen.add(path)
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names |= {f"{node.module}.{a.name}" for a in node.names}
+    out = {str(path.relative_to(ROOT))} if path.read_text().strip() or path.name != "__init__.py" else set()
+    for name in names:
+        if name.split(".")[0] in ("src", "stages") and file_of(name) is not None:
+            out |= import_tree(name, seen)
+    return out
+
+
+def test_code_deps_cover_each_stage_import_tree():
+    """An edit to any module a stage runs makes DVC rerun the stage: no stale cached outputs."""
+    missing = {}
+    for name, stage in DVC.items():
+        module = stage["cmd"].split()[2]
+        deps = [d.rstrip("/") for d in _paths(stage.get("deps"))]
+        uncovered = sorted(f for f in import_tree(module)
+                           if not any(f == d or f.startswith(d + "/") for d in deps))
+        if uncovered:
+            missing[name] = uncovered
+    assert missing == {}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from src.data.idx import parse_idx, read_idx, write_idx
-from src.errors import DataError
+from src.core.errors import DataError
 
 
 def test_parse_hand_written_bytes():

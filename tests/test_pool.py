@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from src.config import PoolConfig
+from src.core.config import PoolConfig
 from src.data.pool import AMBIGUOUS, ID, OOD, build_pool, check_pool
-from src.errors import DataError
+from src.core.errors import DataError
 from tests.conftest import synthetic_digits
 
 

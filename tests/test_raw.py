@@ -7,7 +7,7 @@ from PIL import Image
 
 from src.data import raw
 from src.data.idx import write_idx
-from src.errors import DataError
+from src.core.errors import DataError
 from tests.conftest import make_raw
 
 

@@ -4,7 +4,7 @@ import json
 import pytest
 import yaml
 
-from src.errors import DataError
+from src.core.errors import DataError
 from src.report import results
 from src.report.curve import summary
 
@@ -110,7 +110,7 @@ def test_set_key_refuses_unknown_keys():
 def test_tune_command_flow_resumes_and_restores_params(tmp_path, monkeypatch):
     """The command around `dvc exp run` (faked here): one run per value, a resumed call reruns
     nothing, params.yaml is restored, and the report names the best validation score."""
-    from src import paths
+    from src.core import paths
     from src.report import tune
 
     monkeypatch.chdir(tmp_path)

@@ -7,14 +7,14 @@ import pytest
 import torch
 import yaml
 
-from src import paths
+from src.core import paths
 from src.data.pool import check_pool
 from src.data.verify import verify
 from src.generate.ambiguous import distinct_votes
-from src.io import load_npz
+from src.core.io import load_npz
 from stages import (acquire, annotate, build_pool, fetch_data, finetune, init_state, make_ambiguous, pretrain,
                     report, train_ensemble, train_vae)
-from stages._cli import run
+from src.core.cli import run
 
 ORDER = [fetch_data, train_vae, train_ensemble, make_ambiguous, build_pool]
 
@@ -124,7 +124,7 @@ def set_strategy(name: str) -> None:
 
 
 def run_rounds() -> None:
-    assert run_stage(init_state) == 0 and run_stage(finetune, "--round", "r00", "--prev", "pretrain") == 0
+    assert run_stage(init_state) == 0 and run_stage(finetune, "--round", "r00") == 0
     for r, prev in (("r01", "r00"), ("r02", "r01"), ("r03", "r02")):
         assert run_stage(acquire, "--round", r, "--prev", prev) == 0
         assert run_stage(annotate, "--round", r, "--prev", prev) == 0
@@ -185,7 +185,7 @@ def test_cl_strategy_on_baseline_outputs_gets_a_clear_error(workdir, capsys):
     for module in ORDER:
         assert run_stage(module) == 0
     set_strategy("random")
-    assert run_stage(init_state) == 0 and run_stage(finetune, "--round", "r00", "--prev", "pretrain") == 0
+    assert run_stage(init_state) == 0 and run_stage(finetune, "--round", "r00") == 0
     set_strategy("distance_cl")  # without rerunning the finetune stage
     assert run_stage(acquire, "--round", "r01", "--prev", "r00") == 2
     err = capsys.readouterr().err

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from src import paths
+from src.core import paths
 from src.active.oracle import SimulatedOracle, examine
 from src.active.state import RERUN, ActiveState
 from src.active.strategies import Candidates
-from src.config import INITIAL_STATE, ActiveConfig
+from src.core.config import INITIAL_STATE, ActiveConfig
 from src.data.pool import CATEGORY_NAMES, ID, check_num_classes
-from src.io import load_npz, save_npz
-from src.errors import DataError, UserError
-from src.paths import PRETRAIN
+from src.core.io import load_npz, save_npz
+from src.core.errors import DataError, UserError
 
 
 def reached_target(state: ActiveState, cfg: ActiveConfig) -> bool:
@@ -25,21 +24,25 @@ def round_index(round_name: str, rounds: dict) -> int:
     return names.index(round_name) + 1 if round_name in names else 0
 
 
-def check_round_args(stage: str, round_name: str, prev: str, rounds: dict, params_path: str) -> None:
-    """`--round`/`--prev` must be a pair of the params' round table (finetune also takes the stage-0
-    pair r00/pretrain), so a stage never reads or writes a round other than the one it is run for."""
+def check_round_args(stage: str, round_name: str, prev: str | None, rounds: dict, params_path: str) -> None:
+    """`--round`/`--prev` must be a pair of the params' round table (finetune also takes r00, stage 0,
+    with no --prev), so a stage never reads or writes a round other than the one it is run for."""
     if stage == "finetune" and round_name == INITIAL_STATE:
-        expected = PRETRAIN
+        expected = None
     elif round_name in rounds:
         expected = rounds[round_name]["prev"]
     else:
         valid = ", ".join(list(rounds)[:3]) + (", ..." if len(rounds) > 3 else "")
-        first = f"{INITIAL_STATE} (with --prev {PRETRAIN}) or " if stage == "finetune" else ""
+        first = f"{INITIAL_STATE} (without --prev) or " if stage == "finetune" else ""
         raise UserError(f"{stage} --round {round_name}: not a round of {params_path} (rounds: {valid}); "
                         f"use {first}a round listed under `rounds`.")
     if prev != expected:
-        raise UserError(f"{stage} --round {round_name} --prev {prev}: {params_path} says {round_name} continues "
-                        f"from {expected}; run it with --prev {expected} (as dvc.yaml does).")
+        given = "without --prev" if prev is None else f"--prev {prev}"
+        fix = "without --prev" if expected is None else f"with --prev {expected}"
+        says = "is stage 0 (it continues from the pretrained model)" if expected is None else \
+            f"continues from {expected}"
+        raise UserError(f"{stage} --round {round_name} {given}: {params_path} says {round_name} {says}; run it "
+                        f"{fix} (as dvc.yaml does).")
 
 
 def load_state(round_name: str, p, pool_fingerprint: str | None = None) -> ActiveState:

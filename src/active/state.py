@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from src.errors import DataError
-from src.io import load_npz, npz_keys, save_npz
+from src.core.errors import DataError
+from src.core.io import load_npz, npz_keys, save_npz
 
 UNLABELED = -1
 KEYS = ("acquired_round", "labels", "cost", "round", "pool_fingerprint")
@@ -81,7 +81,7 @@ class ActiveState:
         if not path.exists():
             raise DataError(f"{path}: state file missing. Run the earlier rounds first (`dvc repro`), "
                             f"and check the `prev` entries of `rounds` in params.yaml "
-                            f"(`python -m src.config check`).")
+                            f"(`python -m src.check`).")
         absent = [k for k in KEYS if k not in npz_keys(path)]
         if absent:
             raise DataError(f"{path}: not a state of this version (no {', '.join(absent)}). {RERUN}")

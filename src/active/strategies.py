@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from src.active.state import ActiveState
-from src.errors import ConfigError
+from src.core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,6 @@ def from_params(p, quota: int | None = None) -> Strategy:
     if issubclass(cls, DistanceCL):
         opts["no_non_id_radius"] = p.cluster.no_non_id_radius
     return cls(**opts)
-
-
-def uses_representation(name: str) -> bool:
-    """True for the paper's method (strategies that read contrastive features): their rounds train
-    the representation model and finetune encoder + linear head instead of the baseline net."""
-    return "features" in get(name).needs
 
 
 class AuxFilteredScore(Strategy):

@@ -18,11 +18,11 @@ import time
 import numpy as np
 import torch
 
-from src.active.train import normalise
 from src.contrastive.augment import mnist_affine
 from src.contrastive.loss import supcon_loss
-from src.log import log
-from src.seeding import torch_generator
+from src.core.log import log
+from src.core.seeding import torch_generator
+from src.models.inputs import normalise
 
 
 def steps_for(epochs: float, n_unlabeled: int, batch_size: int) -> int:
@@ -66,7 +66,7 @@ def train_contrastive(rep, unlabeled_u8: np.ndarray, labeled_u8: np.ndarray | No
                       label: str = "contrastive") -> dict:
     """Train `rep` in place for `epochs` passes over the unlabeled images. Returns a summary:
     steps, views seen, seconds, views/s, mean loss of the first and last tenth of the steps."""
-    from src.device import get_device
+    from src.core.device import get_device
 
     device = get_device()
     rep.to(device, memory_format=torch.channels_last).train()

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from src.config import PoolConfig
-from src.errors import DataError
-from src.io import load_npz, npz_keys
-from src.seeding import rng
+from src.core.config import PoolConfig
+from src.core.errors import DataError
+from src.core.io import load_npz, npz_keys
+from src.core.seeding import rng
 
 ID, AMBIGUOUS, OOD = 0, 1, 2
 CATEGORY_NAMES = {ID: "id", AMBIGUOUS: "ambiguous", OOD: "ood"}

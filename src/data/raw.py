@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from src.data.idx import read_idx, write_idx
-from src.errors import DataError
-from src.log import log
+from src.core.errors import DataError
+from src.core.log import log
 
 MNIST_FILES = {  # key -> (file name, official count)
     "train_images": ("train-images-idx3-ubyte", 60000),

@@ -9,11 +9,11 @@ import sys
 
 import numpy as np
 
-from src import config, paths
+from src.core import config, paths
 from src.data.pool import AMBIGUOUS, CATEGORY_NAMES, check_pool, fingerprint
-from src.errors import DataError, UserError
+from src.core.errors import DataError, UserError
 from src.generate.ambiguous import distinct_votes
-from src.io import load_json, load_npz
+from src.core.io import load_json, load_npz
 
 
 def verify(params_path: str = "params.yaml") -> dict:

@@ -11,13 +11,13 @@ from collections import Counter
 import numpy as np
 import torch
 
-from src.config import AmbiguousConfig
-from src.errors import UserError
+from src.core.config import AmbiguousConfig
+from src.core.errors import UserError
 from src.generate.classifiers import predict
 from src.generate.vae import HierarchicalVAE
 from src.generate.vae_training import to_uint8, to_unit
-from src.log import log
-from src.seeding import rng
+from src.core.log import log
+from src.core.seeding import rng
 
 
 def distinct_votes(votes: np.ndarray) -> np.ndarray:

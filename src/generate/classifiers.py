@@ -12,13 +12,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from src.config import EnsembleConfig
-from src.device import cpu_state, get_device
-from src.errors import ConfigError
-from src.log import log
-from src.seeding import rng, seed_everything
+from src.core.config import EnsembleConfig
+from src.core.device import cpu_state, get_device
+from src.core.errors import ConfigError
+from src.core.log import log
+from src.core.seeding import rng, seed_everything
+from src.models.inputs import to_input
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 def _cnn() -> nn.Module:
@@ -57,11 +57,6 @@ def member_archs(cfg: EnsembleConfig) -> list[str]:
     return [cfg.archs[i % len(cfg.archs)] for i in range(cfg.members)]
 
 
-def normalise(images_u8: np.ndarray | torch.Tensor) -> torch.Tensor:
-    x = torch.as_tensor(images_u8).float().div(255.0)
-    return ((x - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
-
-
 def train_member(arch: str, images: np.ndarray, labels: np.ndarray, cfg: EnsembleConfig,
                  member: int) -> nn.Module:
     seed_everything(cfg.seed, f"member-{member}-init")
@@ -69,7 +64,7 @@ def train_member(arch: str, images: np.ndarray, labels: np.ndarray, cfg: Ensembl
     if cfg.train_subset is not None and cfg.train_subset < len(images):
         pick = order.choice(len(images), cfg.train_subset, replace=False)
         images, labels = images[pick], labels[pick]
-    x, y = normalise(images), torch.as_tensor(labels, dtype=torch.long)
+    x, y = to_input(images), torch.as_tensor(labels, dtype=torch.long)
     device = get_device()
     model = build(arch).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -91,7 +86,7 @@ def train_member(arch: str, images: np.ndarray, labels: np.ndarray, cfg: Ensembl
 @torch.no_grad()
 def predict(models: list[nn.Module], images_u8, batch_size: int = 2000) -> np.ndarray:
     """Votes of every member: int64 (members, N)."""
-    x = normalise(images_u8)
+    x = to_input(images_u8)
     out = np.empty((len(models), len(x)), dtype=np.int64)
     for m, model in enumerate(models):
         model.eval()

@@ -6,11 +6,11 @@ import time
 import numpy as np
 import torch
 
-from src.config import VAEConfig
-from src.device import get_device
+from src.core.config import VAEConfig
+from src.core.device import get_device
 from src.generate.vae import HierarchicalVAE, bits_per_dim, negative_elbo
-from src.log import log
-from src.seeding import rng, seed_everything, torch_generator
+from src.core.log import log
+from src.core.seeding import rng, seed_everything, torch_generator
 
 
 def to_unit(images_u8: np.ndarray) -> torch.Tensor:

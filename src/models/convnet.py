@@ -1,7 +1,7 @@
 """The three-convolutional-layer network of the MixMNIST experiments.
 
 `conv_encoder` is the feature extractor shared by the baselines' classifier and the contrastive
-representation model (src/contrastive/model.py); `ThreeConvNet` adds a linear head with K + 1
+representation model (src/models/representation.py); `ThreeConvNet` adds a linear head with K + 1
 outputs (K classes + non-iD).
 """
 from torch import nn

@@ -4,9 +4,9 @@ from __future__ import annotations
 import csv
 import io
 
-from src import paths
-from src.errors import DataError
-from src.io import load_json
+from src.core import paths
+from src.core.errors import DataError
+from src.core.io import load_json
 
 from src.report.budget import accuracy_at, auc_log_cost
 

@@ -17,11 +17,11 @@ import sys
 
 import numpy as np
 
-from src import config, paths
+from src.core import config, paths
 from src.data.pool import AMBIGUOUS, ID, OOD
-from src.errors import UserError
-from src.io import load_npz, save_json
-from src.seeding import rng
+from src.core.errors import UserError
+from src.core.io import load_npz, save_json
+from src.core.seeding import rng
 
 
 def diagnose(features: np.ndarray, category: np.ndarray, label: np.ndarray, k: int, seed: int,

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from src import paths
-from src.log import log
+from src.core import paths
+from src.core.log import log
 
 STRATEGIES = ["random", "least_confidence", "entropy", "random_cl", "distance_cl"]
 COPIED = {"summary.json": paths.SUMMARY, "curve.csv": paths.CURVE_CSV, "rounds.csv": paths.ROUNDS_CSV}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from src.io import save_figure
+from src.core.io import save_figure
 
 
 def image_grid(path, images: np.ndarray, captions: list[str] | None = None, title: str = "",

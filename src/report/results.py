@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from src.errors import DataError
-from src.io import save_figure, save_text, stage_outputs
+from src.core.errors import DataError
+from src.core.io import save_figure, save_text, stage_outputs
 from src.report.budget import accuracy_at
 from src.report.table2 import PAPER_MIXMNIST, _fmt
 

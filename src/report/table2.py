@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from src.errors import UserError
+from src.core.errors import UserError
 
 SUMMARY_FILE = "metrics/summary.json"
 REQUIRED = ("accuracy", "cost", "cost_per_acc", "id_precision")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from src.log import log
+from src.core.log import log
 from src.report.grid import done, get_key, git_commit, record, run_one, set_key
 from src.report.table2 import _fmt
 

@@ -5,7 +5,7 @@ Bit-for-bit reproducibility is promised on CPU only (CUDA kernels may be nondete
 """
 import os
 
-from src.errors import ConfigError
+from src.core.errors import ConfigError
 
 
 def get_device():

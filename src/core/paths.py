@@ -69,9 +69,3 @@ def round_metrics(round_name: str, part: str) -> Path:
 # pretrain (stage-0 representation of the CL methods, shared by every experiment)
 PRETRAIN_PT = MODELS / "pretrain.pt"
 PRETRAIN_METRICS = METRICS / "pretrain.json"
-PRETRAIN = "pretrain"  # the name finetune_r00 gives as --prev
-
-
-def representation_source(prev: str) -> Path:
-    """Checkpoint holding the representation model a round continues from."""
-    return PRETRAIN_PT if prev == PRETRAIN else model(prev)

@@ -8,12 +8,21 @@ The classifier is the same encoder with a linear K + 1 head (`classifier_from`).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from src.core.device import cpu_state
+from src.core.errors import DataError
+from src.core.io import load_torch, save_torch
+from src.core.seeding import seed_everything
 from src.models.convnet import ThreeConvNet, conv_encoder, feature_dim
+from src.models.inputs import to_input
+
+REPRESENTATION = "representation"  # the `learner` a checkpoint holding a representation model records
 
 
 class RepresentationModel(nn.Module):
@@ -40,8 +49,6 @@ def classifier_from(rep: RepresentationModel, num_outputs: int) -> ThreeConvNet:
 def extract_features(rep: RepresentationModel, images_u8: np.ndarray, batch_size: int,
                      which: str = "encoder") -> np.ndarray:
     """float32 (N, D) clustering features: the encoder output, or the L2-normalised projection."""
-    from src.active.train import to_input
-
     if which not in ("encoder", "projection"):
         raise ValueError(f"which must be 'encoder' or 'projection', got {which!r}")
     rep.eval()
@@ -53,3 +60,26 @@ def extract_features(rep: RepresentationModel, images_u8: np.ndarray, batch_size
             h = F.normalize(rep.head(h), dim=1)
         out.append(h.cpu().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
+
+
+def new_representation(cfg, stream: str) -> RepresentationModel:
+    """A fresh representation model of the `contrastive` section, initialised from seed + stream."""
+    seed_everything(cfg.seed, f"{stream}-init")
+    return RepresentationModel(cfg.width, cfg.proj_dim)
+
+
+def save_representation(path, rep: RepresentationModel, **extra) -> Path:
+    return save_torch(path, {"learner": REPRESENTATION, "rep_config": {"width": rep.width, "proj_dim": rep.proj_dim},
+                             "rep": cpu_state(rep), **extra})
+
+
+def load_representation(path) -> RepresentationModel:
+    path = Path(path)
+    ckpt = load_torch(path)
+    if "rep" not in ckpt:
+        raise DataError(f"{path} holds no representation model: it was written by the "
+                        f"{ckpt.get('learner', 'baseline')} learner (a baseline strategy's round). Rerun the "
+                        f"rounds with a CL strategy (`dvc repro`).")
+    rep = RepresentationModel(**ckpt["rep_config"])
+    rep.load_state_dict(ckpt["rep"])
+    return rep.eval()

@@ -3,7 +3,7 @@ import argparse
 import inspect
 import sys
 
-from src.errors import UserError
+from src.core.errors import UserError
 
 
 def run(main, description: str, argv=None) -> None:
@@ -14,7 +14,8 @@ def run(main, description: str, argv=None) -> None:
     if "round_name" in wanted:
         parser.add_argument("--round", dest="round_name", required=True, help="round name, e.g. r01")
     if "prev" in wanted:
-        parser.add_argument("--prev", required=True, help="the round this one continues from")
+        parser.add_argument("--prev", default=None,
+                            help="the round this one continues from (as in params' rounds; none for finetune r00)")
     args = vars(parser.parse_args(argv))
     try:
         main(args.pop("params"), **args)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from src.errors import DataError
+from src.core.errors import DataError
 
 _ACTIVE: list["StageOutputs"] = []  # the open stage_outputs transaction, if any
 

@@ -1,48 +1,22 @@
-"""Train the baseline classifier on the labeled pool; score the pool and the test set.
+"""Supervised training over K + 1 outputs, prediction and accuracy (baselines and CL classifier).
 
-The paper's recipe: Adam (lr 1e-3, weight decay 5e-3), batch 32, 100 epochs, lr x0.1 at
-epochs 70 and 90, gradient clipping at norm 2.5, label smoothing 0.1, K + 1 outputs, retrained
-from scratch each round. Labeled non-iD samples are undersampled (`training_set`).
+The paper's recipe for the baselines: Adam (lr 1e-3, weight decay 5e-3), batch 32, 100 epochs,
+lr x0.1 at epochs 70 and 90, gradient clipping at norm 2.5, label smoothing 0.1, K + 1 outputs,
+retrained from scratch each round. The CL classifier uses the same loop with its own section.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from src.active.state import ActiveState
-from src.config import ClassifierConfig, CLClassifierConfig
-from src.device import get_device
-from src.generate.classifiers import MNIST_MEAN, MNIST_STD
+from src.core.config import ClassifierConfig, CLClassifierConfig
+from src.core.device import get_device
+from src.core.seeding import seed_everything, torch_generator
 from src.models.convnet import ThreeConvNet
-from src.seeding import rng, seed_everything, torch_generator
-
-
-def training_set(state: ActiveState, num_classes: int, non_id_ratio: float,
-                 gen: np.random.Generator) -> np.ndarray:
-    """Labeled indices used for training: every labeled iD sample, plus at most
-    ceil(non_id_ratio * n_iD / K) labeled non-iD samples drawn at random - about one
-    average class's worth at ratio 1, so the auxiliary class never dominates the loss."""
-    lab = state.labeled
-    y = state.labels[lab]
-    id_rows, non_id = lab[y != num_classes], lab[y == num_classes]
-    keep = min(len(non_id), math.ceil(non_id_ratio * len(id_rows) / num_classes))
-    chosen = gen.choice(non_id, keep, replace=False) if keep else np.zeros(0, np.int64)
-    return np.sort(np.concatenate([id_rows, chosen]).astype(np.int64))
-
-
-def normalise(x01: torch.Tensor) -> torch.Tensor:
-    """Pixels in [0, 1] -> MNIST-normalised (the network's input scale)."""
-    return (x01 - MNIST_MEAN) / MNIST_STD
-
-
-def to_input(images_u8) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28), MNIST-normalised."""
-    x = torch.as_tensor(np.asarray(images_u8)).float().div_(255.0)
-    return normalise(x).unsqueeze(1)
+from src.models.inputs import to_input
 
 
 def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig | CLClassifierConfig,
@@ -91,7 +65,3 @@ def predict_probs(model, images_u8: np.ndarray, batch_size: int) -> np.ndarray:
 def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     """Top-1 over all K + 1 outputs: predicting non-iD for an iD test image counts as wrong."""
     return float((probs.argmax(1) == np.asarray(labels)).mean())
-
-
-def round_rng(seed: int, round_name: str, part: str) -> np.random.Generator:
-    return rng(seed, f"{round_name}-{part}")

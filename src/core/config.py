@@ -18,7 +18,7 @@ from typing import Optional
 
 import yaml
 
-from src.errors import ConfigError
+from src.core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ def check_rounds(rounds: dict, where: str) -> None:
     """Rounds must form one chain r00 -> first -> ... -> last, each naming its predecessor.
 
     DVC parses the round table (dvc.yaml's foreach) before any stage runs, so some mistakes reach
-    DVC's own wording first; `python -m src.config check` runs this check alone (README maps DVC's
+    DVC's own wording first; `python -m src.check` runs this check alone (README maps DVC's
     messages to these)."""
     expected_prev = INITIAL_STATE
     names = [str(n) for n in rounds]
@@ -378,9 +378,9 @@ def check_ranges(params: Params, path: str) -> None:
 
 
 def _check_choices(params: Params, path: str) -> None:
-    from src.active.strategies import get as get_strategy
-
-    get_strategy(params.strategy)  # a misspelt name lists the valid ones
+    """Rounds, ranges and choices. The `strategy` name is checked by the strategy registry
+    (src/active/strategies.py) where a stage uses it, and by `python -m src.check`: this module
+    imports nothing from the layers above it."""
     check_rounds(params.rounds, path)
     check_ranges(params, path)
     for (section, key), allowed in CHOICES.items():
@@ -411,27 +411,3 @@ def to_dict(section) -> dict:
 def dumps(section) -> str:
     return json.dumps(to_dict(section), indent=2, sort_keys=True)
 
-
-def main(argv=None) -> int:
-    """`python -m src.config check [params.yaml]`: validate a params file (keys, types, ranges,
-    the round table) and say what it runs; exit 2 with the project's message on a mistake."""
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(prog="python -m src.config", description=main.__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["check"])
-    parser.add_argument("params", nargs="?", default="params.yaml")
-    args = parser.parse_args(argv)
-    try:
-        p = load(args.params)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    names = list(p.rounds)
-    print(f"{args.params}: OK - strategy {p.strategy}, seed {p.seed}, {len(names)} rounds "
-          f"({names[0]} .. {names[-1]}), stop at {p.active.target_id} labeled iD")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

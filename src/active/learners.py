@@ -1,0 +1,145 @@
+"""What a round trains on its labeled state: two learner families behind one interface.
+
+- `BaselineLearner` (Random, LC, Entropy): the three-conv classifier with K + 1 outputs, trained
+  from scratch every round; the strategy reads its pool `probs`.
+- `RepresentationLearner` (the paper's method, Random(CL) and Distance(CL)): the representation
+  model (stage 0: `pretrain`, without labels) continues every round on both pools (Eq. 2, labeled
+  non-iD = class K); a copy of its encoder with a new linear K + 1 head is finetuned on the labeled
+  pool and is the classifier; the strategy reads the representation model's pool `features`.
+
+The family follows from what the strategy reads (`Strategy.needs`), so stage scripts never branch
+on strategy names. Checkpoints record `learner` (the family).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from src.active.state import ActiveState
+from src.active.strategies import get as get_strategy
+from src.core import paths
+from src.core.config import INITIAL_STATE, Params, to_dict
+from src.core.device import cpu_state, get_device
+from src.core.io import save_torch
+from src.models.representation import (REPRESENTATION, RepresentationModel, classifier_from, extract_features,
+                                       load_representation, save_representation)
+from src.models.supervised import predict_probs, train_classifier
+
+
+class Learner:
+    name = ""
+    pretrained = False  # True: a model exists before any label (stage 0 can rank with it)
+
+    def __init__(self, p: Params):
+        self.p = p
+        self.classifier = None
+
+    @property
+    def eval_batch_size(self) -> int:
+        raise NotImplementedError
+
+    def fit(self, state: ActiveState, images_u8: np.ndarray, train_idx: np.ndarray, round_name: str,
+            prev: str | None) -> dict:
+        """Train on state `round_name`, continuing from round `prev` (None for r00), with the labeled
+        rows `train_idx`. Returns extra metrics, including the `seconds` of its parts."""
+        raise NotImplementedError
+
+    def pool_outputs(self, images_u8: np.ndarray) -> dict:
+        """What the next acquisition reads, for every pool row."""
+        raise NotImplementedError
+
+    def predict_probs(self, images_u8: np.ndarray) -> np.ndarray:
+        return predict_probs(self.classifier, images_u8, self.eval_batch_size)
+
+    def save(self, path) -> Path:
+        raise NotImplementedError
+
+
+class BaselineLearner(Learner):
+    name = "baseline"
+
+    @property
+    def eval_batch_size(self) -> int:
+        return self.p.classifier.eval_batch_size
+
+    def fit(self, state, images_u8, train_idx, round_name, prev) -> dict:
+        p = self.p
+        self.classifier = train_classifier(images_u8[train_idx], state.labels[train_idx], p.classifier,
+                                           p.active.num_classes + 1, p.seed, f"{round_name}-train")
+        return {"seconds": {}}
+
+    def pool_outputs(self, images_u8) -> dict:
+        """Class probabilities over the K + 1 outputs (what LC, Entropy and the aux filter read)."""
+        return {"probs": self.predict_probs(images_u8)}
+
+    def save(self, path) -> Path:
+        return save_torch(path, {"learner": self.name, "config": to_dict(self.p.classifier),
+                                 "state_dict": cpu_state(self.classifier)})
+
+
+class RepresentationLearner(Learner):
+    name = REPRESENTATION
+    pretrained = True
+
+    def __init__(self, p: Params):
+        super().__init__(p)
+        self.rep: RepresentationModel | None = None
+
+    @property
+    def eval_batch_size(self) -> int:
+        return self.p.contrastive.eval_batch_size
+
+    @staticmethod
+    def source(round_name: str, prev: str | None) -> Path:
+        """The checkpoint a round's representation continues from: stage 0's pretraining for r00."""
+        return paths.PRETRAIN_PT if round_name == INITIAL_STATE else paths.model(prev)
+
+    def stage0_outputs(self, images_u8: np.ndarray) -> dict:
+        """Clustering features (float32) of the pretrained representation: stage 0 of the CL methods."""
+        self.rep = load_representation(paths.PRETRAIN_PT).to(get_device(), memory_format=torch.channels_last)
+        return {"features": extract_features(self.rep, images_u8, self.eval_batch_size, self.p.cluster.features)}
+
+    def fit(self, state, images_u8, train_idx, round_name, prev) -> dict:
+        from src.contrastive.train import train_contrastive
+
+        p = self.p
+        t0 = time.perf_counter()
+        self.rep = load_representation(self.source(round_name, prev))
+        lab, unl = state.labeled, state.unlabeled
+        summary = train_contrastive(self.rep, images_u8[unl], images_u8[lab], state.labels[lab].astype(np.int64),
+                                    p.contrastive, p.contrastive.round_epochs, p.seed, round_name,
+                                    label=f"{round_name} representation")
+        seconds = {"representation": round(time.perf_counter() - t0, 2)}
+        k1 = p.active.num_classes + 1
+        self.classifier = train_classifier(images_u8[train_idx], state.labels[train_idx], p.cl_classifier, k1,
+                                           p.seed, f"{round_name}-train",
+                                           make_model=lambda: classifier_from(self.rep, k1))
+        return {"seconds": seconds,
+                "representation": {key: summary[key] for key in ("steps", "loss_first", "loss_last")}}
+
+    def pool_outputs(self, images_u8) -> dict:
+        """Clustering features of the representation model (float16 keeps runs/outputs small; they
+        are clustered in float32)."""
+        feats = extract_features(self.rep, images_u8, self.eval_batch_size, self.p.cluster.features)
+        return {"features": feats.astype("float16")}
+
+    def save(self, path) -> Path:
+        return save_representation(path, self.rep, config=to_dict(self.p.cl_classifier),
+                                   state_dict=cpu_state(self.classifier))
+
+
+FAMILIES = {"probs": BaselineLearner, "features": RepresentationLearner}
+
+
+def learner_for(p: Params) -> Learner:
+    """The learner family whose pool outputs the strategy reads (a strategy reading none, Random,
+    gets the baseline classifier)."""
+    needs = get_strategy(p.strategy).needs
+    families = {FAMILIES[n] for n in needs if n in FAMILIES} or {BaselineLearner}
+    if len(families) != 1:
+        raise ValueError(f"strategy {p.strategy} reads outputs of two learner families: {sorted(needs)}")
+    return families.pop()(p)
+
