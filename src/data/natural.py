@@ -1,0 +1,180 @@
+"""Raw natural-image datasets of MixCIFAR60, read in the formats they are distributed in.
+
+Local layout under a raw folder (that of torchvision's downloaders, so a download lands there):
+    cifar-100-python/{train,test,meta}          CIFAR-100 pickles: data (N, 3072) uint8 in CHW
+                                                order, fine_labels, coarse_labels; meta holds the
+                                                fine and coarse label names
+    SVHN/{train,test}_32x32.mat                 SVHN as MATLAB v5: X (32, 32, 3, N) uint8, y (N, 1)
+                                                with labels 1..10 (10 is the digit 0)
+    LSUN_fix/ (a folder of 32x32 images, nested folders allowed: PNG/JPEG) or LSUN_fix.npy
+                                                (N, 32, 32, 3) uint8 - LSUN-FIX as distributed
+                                                by the CSI authors (Tack et al., 2020)
+Every loader returns images as uint8 (N, 32, 32, 3). Offline, a missing dataset is a DataError that
+names every missing file and both ways to provide it. The CIFAR-100 pickles are read with
+`pickle` (as torchvision does): only use files from the official archive.
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from src.core.errors import DataError
+from src.core.log import log
+
+CIFAR100_DIR = "cifar-100-python"
+SVHN_DIR = "SVHN"
+LSUN_FIX_DIR, LSUN_FIX_NPY = "LSUN_fix", "LSUN_fix.npy"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+PROVIDE = ("Provide it in one of two ways: (1) online: set data.source to 'auto' or 'download' "
+           "(CIFAR-100 and SVHN come through torchvision's downloaders; LSUN-FIX has none: get "
+           "LSUN_fix from the CSI repository, github.com/alinlab/CSI); (2) offline: put the files "
+           "under {raw} in the layout of src/data/natural.py (e.g. `ln -sfn /path/to/mirror {raw}`).")
+
+
+def _missing(raw: Path, files: list[Path], what: str) -> DataError:
+    names = ", ".join(str(f) for f in files)
+    return DataError(f"{what}: missing {names}. " + PROVIDE.format(raw=raw))
+
+
+def _hwc(images: np.ndarray, where) -> np.ndarray:
+    if images.ndim != 4 or images.shape[1:] != (32, 32, 3) or images.dtype != np.uint8:
+        raise DataError(f"{where}: expected uint8 images (N, 32, 32, 3), got {images.dtype} {images.shape}.")
+    return np.ascontiguousarray(images)
+
+
+# ---------------------------------------------------------------- CIFAR-100
+def _unpickle(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            d = pickle.load(fh, encoding="latin1")
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, AttributeError, ImportError) as exc:
+        raise DataError(f"{path}: not a readable CIFAR-100 pickle ({type(exc).__name__}: {exc}). Replace it "
+                        f"with the file from cifar-100-python.tar.gz.") from None
+    if not isinstance(d, dict):
+        raise DataError(f"{path}: expected a pickled dict, got {type(d).__name__}.")
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in d.items()}
+
+
+def _names(values) -> list[str]:
+    return [v.decode("latin1") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def read_cifar100(raw: Path) -> dict:
+    """{split}_images (N, 32, 32, 3) uint8, {split}_fine / {split}_coarse int64, fine_names,
+    coarse_names - from raw/cifar-100-python/{train,test,meta}."""
+    folder = Path(raw) / CIFAR100_DIR
+    files = {name: folder / name for name in ("train", "test", "meta")}
+    missing = [f for f in files.values() if not f.is_file()]
+    if missing:
+        raise _missing(Path(raw), missing, "CIFAR-100")
+    out = {}
+    for split in ("train", "test"):
+        d = _unpickle(files[split])
+        absent = [k for k in ("data", "fine_labels", "coarse_labels") if k not in d]
+        if absent:
+            raise DataError(f"{files[split]}: no {', '.join(absent)} (keys: {', '.join(map(str, d))}).")
+        data = np.asarray(d["data"], dtype=np.uint8)
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise DataError(f"{files[split]}: 'data' must be (N, 3072), is {data.shape}.")
+        fine, coarse = np.asarray(d["fine_labels"], np.int64), np.asarray(d["coarse_labels"], np.int64)
+        if not len(fine) == len(coarse) == len(data):
+            raise DataError(f"{files[split]}: {len(data)} images but {len(fine)} fine / {len(coarse)} coarse labels.")
+        if len(fine) and (fine.min() < 0 or fine.max() > 99 or coarse.min() < 0 or coarse.max() > 19):
+            raise DataError(f"{files[split]}: labels out of range (fine 0..99, coarse 0..19).")
+        out[f"{split}_images"] = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
+        out[f"{split}_fine"], out[f"{split}_coarse"] = fine, coarse
+    meta = _unpickle(files["meta"])
+    out["fine_names"] = _names(meta.get("fine_label_names", []))
+    out["coarse_names"] = _names(meta.get("coarse_label_names", []))
+    if len(out["fine_names"]) != 100 or len(out["coarse_names"]) != 20:
+        raise DataError(f"{files['meta']}: expected 100 fine and 20 coarse label names, got "
+                        f"{len(out['fine_names'])} and {len(out['coarse_names'])}.")
+    return out
+
+
+def load_cifar100(raw: Path, source: str) -> dict:
+    raw = Path(raw)
+    if source == "download" or (source == "auto" and not (raw / CIFAR100_DIR / "meta").is_file()):
+        from torchvision.datasets import CIFAR100
+
+        try:
+            log(f"downloading CIFAR-100 into {raw} with torchvision")
+            for train in (True, False):
+                CIFAR100(root=str(raw), train=train, download=True)
+        except Exception as exc:  # noqa: BLE001 - any network/permission failure
+            raise _missing(raw, [raw / CIFAR100_DIR], f"CIFAR-100 (download failed: {exc!s:.200})") from None
+    return read_cifar100(raw)
+
+
+# ---------------------------------------------------------------- SVHN
+def read_svhn(raw: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images (N, 32, 32, 3) uint8, digits 0..9) from raw/SVHN/{split}_32x32.mat (label 10 -> 0)."""
+    from scipy.io import loadmat  # SVHN's .mat files are MATLAB v5: scipy reads them (as torchvision)
+
+    path = Path(raw) / SVHN_DIR / f"{split}_32x32.mat"
+    if not path.is_file():
+        raise _missing(Path(raw), [path], "SVHN")
+    try:
+        mat = loadmat(path)
+    except (OSError, ValueError, TypeError) as exc:
+        raise DataError(f"{path}: not a readable MATLAB file ({exc}). Replace it with the official "
+                        f"{split}_32x32.mat.") from None
+    if "X" not in mat or "y" not in mat:
+        raise DataError(f"{path}: expected variables X and y, found {', '.join(k for k in mat if not k.startswith('__'))}.")
+    x, y = mat["X"], np.asarray(mat["y"]).reshape(-1).astype(np.int64)
+    if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.shape[3] != len(y):
+        raise DataError(f"{path}: X must be (32, 32, 3, N) with N = len(y) = {len(y)}, is {x.shape}.")
+    if len(y) and (y.min() < 1 or y.max() > 10):
+        raise DataError(f"{path}: labels must be 1..10 (10 is the digit 0), found {y.min()}..{y.max()}.")
+    return _hwc(np.transpose(x, (3, 0, 1, 2)).astype(np.uint8), path), np.where(y == 10, 0, y)
+
+
+def load_svhn(raw: Path, source: str, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    raw = Path(raw)
+    if source == "download" or (source == "auto" and not (raw / SVHN_DIR / f"{split}_32x32.mat").is_file()):
+        from torchvision.datasets import SVHN
+
+        try:
+            log(f"downloading SVHN {split} into {raw / SVHN_DIR} with torchvision")
+            SVHN(root=str(raw / SVHN_DIR), split=split, download=True)
+        except Exception as exc:  # noqa: BLE001 - any network/permission failure
+            raise _missing(raw, [raw / SVHN_DIR / f"{split}_32x32.mat"],
+                           f"SVHN (download failed: {exc!s:.200})") from None
+    return read_svhn(raw, split)
+
+
+# ---------------------------------------------------------------- LSUN-FIX
+def read_lsun_fix(raw: Path) -> np.ndarray:
+    """LSUN-FIX as uint8 (N, 32, 32, 3): LSUN_fix.npy if present, else every image under LSUN_fix/
+    in sorted path order (RGB; each must be 32x32)."""
+    raw = Path(raw)
+    npy, folder = raw / LSUN_FIX_NPY, raw / LSUN_FIX_DIR
+    if npy.is_file():
+        try:
+            arr = np.load(npy, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{npy}: not a readable .npy array ({exc}).") from None
+        if arr.ndim == 4 and arr.shape[1] == 3 and arr.shape[3] != 3:
+            arr = arr.transpose(0, 2, 3, 1)  # (N, 3, 32, 32) -> (N, 32, 32, 3)
+        return _hwc(arr, npy)
+    if not folder.is_dir():
+        raise _missing(raw, [folder, npy], "LSUN-FIX (either)")
+    from PIL import Image, UnidentifiedImageError
+
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"{folder}: no PNG/JPEG images found (nested folders are searched).")
+    images = []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                img = np.asarray(im.convert("RGB"))
+        except (OSError, UnidentifiedImageError) as exc:
+            raise DataError(f"{f}: unreadable image ({exc}). Replace or delete it.") from None
+        if img.shape != (32, 32, 3):
+            raise DataError(f"{f}: LSUN-FIX images are 32x32, this one is {img.shape[1]}x{img.shape[0]}.")
+        images.append(img)
+    return np.stack(images).astype(np.uint8)
