@@ -27,10 +27,14 @@ def check_outputs(outputs: dict, state, needs: set, name: str, p) -> None:
                         f"`dvc repro` (the finetune stages depend on `strategy`).")
     if str(outputs.get("pool_fingerprint", "")) != state.pool_fingerprint:
         raise DataError(f"{path}: these outputs were computed on another pool than state {name}'s. Rerun `dvc repro`.")
+    if str(outputs.get("state_digest", "")) != state.digest():
+        raise DataError(f"{path}: these outputs come from a model trained on another version of state {name} (it "
+                        f"changed since). Rerun `dvc repro` (finetune@{name} writes them).")
     for key in needs:
-        if len(outputs[key]) != len(state.labels):
-            raise DataError(f"{path}: '{key}' has {len(outputs[key])} rows, the pool {len(state.labels)}. "
-                            f"Rerun `dvc repro`.")
+        arr = outputs[key]
+        if arr.ndim != 2 or len(arr) != len(state.labels) or not np.isfinite(arr).all():
+            raise DataError(f"{path}: '{key}' must be a finite (pool rows, columns) array for the "
+                            f"{len(state.labels)} pool rows, is {arr.dtype} {arr.shape}. Rerun `dvc repro`.")
     k = p.active.num_classes
     if "probs" in needs and outputs["probs"].shape[1] != k + 1:
         raise DataError(f"{path}: probabilities over {outputs['probs'].shape[1]} classes, but active.num_classes = "

@@ -37,7 +37,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str | 
             with stage_outputs(*outs):
                 copy_file(paths.model(prev), paths.model(round_name))  # the model stays prev's
                 save_npz(paths.outputs(round_name), finished=np.bool_(True), reached_in_round=np.int64(state.round),
-                         pool_fingerprint=np.array(state.pool_fingerprint))
+                         pool_fingerprint=np.array(state.pool_fingerprint), state_digest=np.array(state.digest()))
                 save_json(paths.round_metrics(round_name, "finetune"), finished_metrics(state, p.active))
             log(f"{round_name}: finished - the state is {prev}'s (target reached in round {state.round}); "
                 f"nothing trained")
@@ -72,7 +72,8 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str | 
     metrics.update({key: value for key, value in extra.items() if key != "seconds"})
     with stage_outputs(*outs):
         learner.save(paths.model(round_name))
-        save_npz(paths.outputs(round_name), **outputs, pool_fingerprint=np.array(pool["fingerprint"]))
+        save_npz(paths.outputs(round_name), **outputs, pool_fingerprint=np.array(pool["fingerprint"]),
+                 state_digest=np.array(state.digest()))
         save_json(paths.round_metrics(round_name, "finetune"), metrics)
     log(f"{round_name}: {learner.name} learner trained on {len(train_idx)} ({metrics['train_non_id']} non-iD) in "
         f"{t1 - t0:.1f}s, pool {'/'.join(outputs)} in {t2 - t1:.1f}s; test accuracy {acc:.4f} at cost "

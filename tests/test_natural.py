@@ -108,3 +108,13 @@ def test_lsun_fix_wrong_size_and_missing(tmp_path):
     Image.fromarray(np.zeros((36, 36, 3), np.uint8)).save(tmp_path / "LSUN_fix" / "big.jpg")
     with pytest.raises(DataError, match="big.jpg: LSUN-FIX images are 32x32, this one is 36x36"):
         read_lsun_fix(tmp_path)
+
+
+def test_empty_or_foreign_files_are_named(tmp_path):
+    (tmp_path / "SVHN").mkdir()
+    (tmp_path / "SVHN/train_32x32.mat").write_bytes(b"")
+    with pytest.raises(DataError, match="train_32x32.mat: not a readable MATLAB file"):
+        read_svhn(tmp_path, "train")
+    (tmp_path / "LSUN_fix.npy").write_bytes(b"")
+    with pytest.raises(DataError, match="LSUN_fix.npy: not a readable .npy array"):
+        read_lsun_fix(tmp_path)

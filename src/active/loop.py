@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from src.core import paths
 from src.active.oracle import SimulatedOracle, examine
 from src.active.state import RERUN, ActiveState
 from src.active.strategies import Candidates
+from src.core import paths
 from src.core.config import INITIAL_STATE, ActiveConfig
-from src.data.pool import CATEGORY_NAMES, ID, check_num_classes
-from src.core.io import load_npz, save_npz
 from src.core.errors import DataError, UserError
+from src.core.io import load_npz, save_npz
+from src.data.pool import CATEGORY_NAMES, ID, check_num_classes
 
 
 def reached_target(state: ActiveState, cfg: ActiveConfig) -> bool:

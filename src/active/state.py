@@ -90,8 +90,12 @@ class ActiveState:
             if d[key].ndim != 1 or d[key].dtype.kind not in "iu":
                 raise DataError(f"{path}: '{key}' must be a 1-D integer array, is {d[key].dtype} {d[key].shape}. "
                                 f"{RERUN}")
-        state = cls(d["acquired_round"].astype(np.int32), d["labels"].astype(np.int16),
-                    float(d["cost"]), int(d["round"]), str(d["pool_fingerprint"]))
+        try:
+            cost, round_, fingerprint = float(d["cost"]), int(d["round"]), str(d["pool_fingerprint"])
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{path}: 'cost', 'round' and 'pool_fingerprint' must be single values ({exc}). "
+                            f"{RERUN}") from None
+        state = cls(d["acquired_round"].astype(np.int32), d["labels"].astype(np.int16), cost, round_, fingerprint)
         state.validate(path, num_classes, len(d["labels"]), d["acquired_round"], d["labels"])
         if pool_fingerprint is not None and state.pool_fingerprint != pool_fingerprint:
             raise DataError(f"{path}: this state indexes another pool (fingerprint {state.pool_fingerprint}, "

@@ -39,9 +39,9 @@ def _atomic(path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tx = _ACTIVE[-1] if _ACTIVE else None
-    if tx is not None and path in tx.paths:
+    if tx is not None and path.absolute() in tx.paths:
         _write_to(tx.partial(path), write)  # renamed into place when the stage succeeds
-        tx.written.add(path)
+        tx.written.add(path.absolute())
         return path
     tmp = _sibling(path, "tmp")
     try:
@@ -57,7 +57,7 @@ class StageOutputs:
     """All-or-nothing outputs: see the module docstring. Use through `stage_outputs`."""
 
     def __init__(self, paths):
-        self.paths = [Path(p) for p in paths]
+        self.paths = [Path(p).absolute() for p in paths]
         if not self.paths:
             raise ValueError("stage_outputs needs the stage's output paths")
         self.journal = _sibling(self.paths[0], "commit")
@@ -82,9 +82,10 @@ class StageOutputs:
             _sibling(path, "tmp").unlink(missing_ok=True)
 
     def commit(self) -> None:
-        missing = [str(p) for p in self.paths if p not in self.written]
+        missing = [os.path.relpath(p) for p in self.paths if p not in self.written]
         if missing:  # a stage that declares an output must write it: a bug, not a user error
             raise RuntimeError(f"stage_outputs: the stage did not write {', '.join(missing)}")
+        # the journal names absolute paths, so a rerun from another folder still finishes the renames
         pairs = [[str(self.partial(p)), str(p)] for p in self.paths]
         save_json(self.journal, pairs)
         for partial, final in pairs:
@@ -100,6 +101,8 @@ class StageOutputs:
 def stage_outputs(*paths):
     """`with stage_outputs(a, b, c): ...` - a, b and c appear together when the block succeeds,
     and none of them changes when it raises (or the process dies)."""
+    if _ACTIVE:  # one transaction per stage: nesting would commit the inner set alone
+        raise RuntimeError("stage_outputs cannot be nested")
     tx = StageOutputs(paths)
     tx.recover()
     _ACTIVE.append(tx)

@@ -117,13 +117,19 @@ def read_svhn(raw: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     path = Path(raw) / SVHN_DIR / f"{split}_32x32.mat"
     if not path.is_file():
         raise _missing(Path(raw), [path], "SVHN")
+    from scipy.io.matlab import MatReadError
+
     try:
         mat = loadmat(path)
-    except (OSError, ValueError, TypeError) as exc:
+    except NotImplementedError:
+        raise DataError(f"{path}: a MATLAB v7.3 (HDF5) file; SVHN's official {split}_32x32.mat is MATLAB v5. "
+                        f"Replace it with the official file.") from None
+    except (MatReadError, OSError, ValueError, TypeError, EOFError) as exc:
         raise DataError(f"{path}: not a readable MATLAB file ({exc}). Replace it with the official "
                         f"{split}_32x32.mat.") from None
     if "X" not in mat or "y" not in mat:
-        raise DataError(f"{path}: expected variables X and y, found {', '.join(k for k in mat if not k.startswith('__'))}.")
+        found = ", ".join(k for k in mat if not k.startswith("__"))
+        raise DataError(f"{path}: expected variables X and y, found {found or 'none'}.")
     x, y = mat["X"], np.asarray(mat["y"]).reshape(-1).astype(np.int64)
     if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.shape[3] != len(y):
         raise DataError(f"{path}: X must be (32, 32, 3, N) with N = len(y) = {len(y)}, is {x.shape}.")
@@ -155,8 +161,8 @@ def read_lsun_fix(raw: Path) -> np.ndarray:
     if npy.is_file():
         try:
             arr = np.load(npy, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{npy}: not a readable .npy array ({exc}).") from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise DataError(f"{npy}: not a readable .npy array ({type(exc).__name__}: {exc}).") from None
         if arr.ndim == 4 and arr.shape[1] == 3 and arr.shape[3] != 3:
             arr = arr.transpose(0, 2, 3, 1)  # (N, 3, 32, 32) -> (N, 32, 32, 3)
         return _hwc(arr, npy)

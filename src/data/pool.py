@@ -3,7 +3,8 @@
 pool.npz: images uint8 (N,28,28); category int8 (0 iD, 1 ambiguous, 2 OoD); label int16
 (digit for iD, -1 otherwise); source <U16 short dataset name; source_index int32 (row in
 that source); fingerprint: a 0-d string, the hash of the arrays (`fingerprint`), which every
-active-learning state records so a state is never used with another pool. Rows are shuffled
+active-learning state records so a state is never used with another pool; num_classes: K, the
+number of iD classes (active.num_classes must equal it). Rows are shuffled
 with pool.seed so no strategy can exploit the order.
 
 val.npz: `pool.n_val` MNIST train images (images, labels, source_index) drawn first, from their
@@ -25,6 +26,7 @@ from src.core.seeding import rng
 ID, AMBIGUOUS, OOD = 0, 1, 2
 CATEGORY_NAMES = {ID: "id", AMBIGUOUS: "ambiguous", OOD: "ood"}
 SOURCES = {ID: "mnist", AMBIGUOUS: "vae-mnist", OOD: "notmnist"}
+ID_CLASSES = 10  # MNIST's digits: the iD label space, whichever digits a small pool happens to hold
 
 
 def _take(n_available: int, requested: int | None, gen: np.random.Generator, what: str) -> np.ndarray:
@@ -73,6 +75,7 @@ def build_pool(mnist: dict, ambiguous: dict, notmnist: dict, cfg: PoolConfig) ->
            "labels": mnist["train_labels"][val_rows].astype(np.int16), "source_index": val_rows.astype(np.int32)}
     check_pool(pool)
     pool["fingerprint"] = np.array(fingerprint(pool))
+    pool["num_classes"] = np.int64(ID_CLASSES)  # K: the iD classes the pool's labels come from
     stats = pool_stats(pool, test, requested, available)
     stats["val_size"] = int(len(val_rows))
     return pool, test, val, stats
@@ -130,17 +133,20 @@ def load_pool(path: str | Path, keys: tuple[str, ...], num_classes: int | None =
     if "fingerprint" not in npz_keys(path):
         raise DataError(f"{path}: has no fingerprint (built by an older version of build_pool). Rerun "
                         f"`dvc repro build_pool` and the stages after it.")
-    pool = load_npz(path, keys=wanted + ("fingerprint",))
-    pool["fingerprint"] = str(pool["fingerprint"])
+    pool = load_npz(path, keys=wanted + ("fingerprint", "num_classes"))
+    pool["fingerprint"], pool["num_classes"] = str(pool["fingerprint"]), int(pool["num_classes"])
     if num_classes is not None:
         check_num_classes(pool, num_classes, path)
     return pool
 
 
 def check_num_classes(pool: dict, num_classes: int, path) -> None:
+    """active.num_classes must be the pool's K (recorded by build_pool; for a hand-made pool without
+    it, the largest iD label + 1), and every iD label must lie in 0..K-1."""
     labels = pool["label"][pool["category"] == ID]
-    k = int(labels.max()) + 1 if len(labels) else 0
-    if k != num_classes:
+    top = int(labels.max()) + 1 if len(labels) else 0
+    k = int(pool.get("num_classes", top))
+    if k != num_classes or top > k:
         raise DataError(f"active.num_classes = {num_classes} but the pool {path} has {k} iD classes "
                         f"(labels 0..{k - 1}); the auxiliary non-iD class must be {k}. Set active.num_classes "
                         f"to {k} in params.yaml.")

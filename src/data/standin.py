@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -73,18 +74,19 @@ def read_cifar10_jpg(path: Path) -> dict:
     out = {f"{s}_{k}": [] for s in ("train", "test") for k in ("images", "labels")}
     try:
         with _open_tar(path) as tar:
-            members = sorted((m for m in tar.getmembers() if m.isfile() and m.name.lower().endswith((".jpg", ".jpeg", ".png"))),
-                             key=lambda m: m.name)
+            members = sorted((m for m in tar.getmembers()
+                              if m.isfile() and m.name.lower().endswith((".jpg", ".jpeg", ".png"))), key=lambda m: m.name)
             for m in members:
                 parts = Path(m.name).parts
                 if len(parts) < 3 or parts[-3] not in ("train", "test") or parts[-2] not in CIFAR10_CLASSES:
                     continue
                 img = _decode(tar.extractfile(m).read(), f"{path}:{m.name}")
                 if img.shape != (32, 32, 3):
-                    raise DataError(f"{path}:{m.name}: CIFAR-10 images are 32x32, this one is {img.shape[1]}x{img.shape[0]}.")
+                    raise DataError(f"{path}:{m.name}: CIFAR-10 images are 32x32, this one is "
+                                    f"{img.shape[1]}x{img.shape[0]}.")
                 out[f"{parts[-3]}_images"].append(img)
                 out[f"{parts[-3]}_labels"].append(CIFAR10_CLASSES.index(parts[-2]))
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except (tarfile.TarError, EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: truncated or corrupt archive ({exc}). Replace it.") from None
     for split in ("train", "test"):
         if not out[f"{split}_images"]:
@@ -124,7 +126,7 @@ def read_tiny_imagenet_val(path: Path, drop: dict = OVERLAPS_CIFAR10) -> dict:
                     raise DataError(f"{path}: val_annotations.txt lists {name}, which is not under {folder}.")
                 images.append(_decode(tar.extractfile(member).read(), f"{path}:{member.name}", size=32))
                 wnids.append(wnid)
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except (tarfile.TarError, EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: truncated or corrupt archive ({exc}). Replace it.") from None
     if not images:
         raise DataError(f"{path}: no validation image is left after dropping the CIFAR-10 classes.")

@@ -25,6 +25,10 @@ def collect(round_names: list[str], target_id: int | None = None) -> list[dict]:
     for name in round_names:
         ann = load_json(paths.round_metrics(name, "annotate"), "round metrics")
         fin = load_json(paths.round_metrics(name, "finetune"), "round metrics")
+        for part, rec in (("annotate", ann), ("finetune", fin)):
+            if not isinstance(rec, dict):
+                raise DataError(f"{paths.round_metrics(name, part)}: expected a JSON object, got "
+                                f"{type(rec).__name__}. Rerun `dvc repro` (or `dvc repro -f` for that round).")
         if ann.get("finished") or fin.get("finished"):
             break
         missing = [f"{part} '{key}'" for part, rec, keys in (("annotate", ann, ROW_KEYS),
@@ -49,10 +53,11 @@ def _seconds(name: str, fin: dict, ann: dict) -> dict:
     """Where a round's time went (columns of plots/rounds.csv); 0 for parts a strategy skips.
     The acquire columns of a row are the acquisition that produced this state."""
     acq_path = paths.round_metrics(name, "acquire")
-    acq = load_json(acq_path, "round metrics").get("seconds", {}) if acq_path.exists() else {}
+    acq = load_json(acq_path, "round metrics") if acq_path.exists() else {}
+    acq = acq.get("seconds", {}) if isinstance(acq, dict) else {}
     out = {f"seconds_{k}": acq.get(k, 0.0) for k in ("kmeans", "select")}
     out["seconds_annotate"] = ann.get("seconds", 0.0)
-    out.update({f"seconds_{k}": fin["seconds"].get(k, 0.0)
+    out.update({f"seconds_{k}": (fin.get("seconds") or {}).get(k, 0.0)
                 for k in ("representation", "train", "score_pool", "test")})
     return out
 
