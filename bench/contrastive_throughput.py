@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from src.models.representation import RepresentationModel
 from src.contrastive.train import steps_for, train_contrastive
 from src.models.inputs import MNIST_MEAN, MNIST_STD
+from src.models.representation import RepresentationModel
 
 
 def load_images(n: int, seed: int) -> tuple[np.ndarray, str]:

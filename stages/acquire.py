@@ -8,9 +8,9 @@ import time
 
 import numpy as np
 
-from src.core import config, paths
 from src.active.loop import check_round_args, finished_metrics, load_state, reached_target, save_candidates
 from src.active.strategies import Candidates, from_params
+from src.core import config, paths
 from src.core.errors import DataError, UserError
 from src.core.io import load_npz, save_json, stage_outputs
 from src.core.log import log

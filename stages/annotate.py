@@ -5,12 +5,12 @@ charged: state rNN is state prev unchanged and the metrics say `finished`. The c
 have been ranked for this round from this very state prev (load_candidates checks)."""
 import time
 
-from src.core import config, paths
 from src.active.loop import (annotate_round, check_oracle_labels, check_round_args, finished_metrics,
                              load_candidates, load_state, reached_target, round_index)
-from src.data.pool import load_pool
+from src.core import config, paths
 from src.core.io import save_json, stage_outputs
 from src.core.log import log
+from src.data.pool import load_pool
 
 
 def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = "r00") -> None:

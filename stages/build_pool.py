@@ -2,9 +2,9 @@
 import numpy as np
 
 from src.core import config, paths
-from src.data.pool import CATEGORY_NAMES, build_pool
 from src.core.io import load_npz, save_json, save_npz, stage_outputs
 from src.core.log import log
+from src.data.pool import CATEGORY_NAMES, build_pool
 from src.report.grids import image_grid
 
 

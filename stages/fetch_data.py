@@ -2,9 +2,9 @@
 from pathlib import Path
 
 from src.core import config, paths
-from src.data.raw import load_mnist, load_notmnist
 from src.core.io import save_json, save_npz, stage_outputs
 from src.core.log import log
+from src.data.raw import load_mnist, load_notmnist
 
 
 def main(params_path: str = "params.yaml") -> None:

@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 
-from src.core import config, paths
 from src.active.loop import (check_oracle_labels, check_round_args, check_successor, finished_metrics, load_state,
                              reached_target)
+from src.core import config, paths
 from src.core.io import copy_file, load_npz, save_json, save_npz, stage_outputs
 from src.core.log import log
 from src.data.pool import load_pool

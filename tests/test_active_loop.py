@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from src.core import config
 from src.active.loop import annotate_round, initial_state
 from src.active.oracle import NON_ID, SimulatedOracle, examine
 from src.active.state import ActiveState
 from src.active.strategies import Candidates
 from src.active.training_set import training_set
+from src.core import config
 from src.core.config import ActiveConfig
 from src.core.errors import ConfigError, DataError
 from src.report.curve import summary

@@ -452,3 +452,46 @@ def test_stage_outputs_cannot_be_nested(tmp_path, monkeypatch):
             with stage_outputs("b.txt"):
                 save_text("b.txt", "b")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+SIGTERM_CHILD = """
+import sys, time
+from pathlib import Path
+from src.core.cli import run
+from src.core.io import _atomic, save_text, stage_outputs
+
+def main(params_path):
+    with stage_outputs("a.txt", "b.txt"):
+        save_text("a.txt", "new a")
+        def slow(fh):
+            fh.write(b"half of b")
+            fh.flush()
+            Path("writing").touch()
+            time.sleep(60)
+        _atomic("b.txt", slow)
+
+sys.argv = ["stage"]
+run(main, "")
+"""
+
+
+def test_sigterm_while_writing_leaves_the_old_set_and_no_partial_file(tmp_path, monkeypatch):
+    """`kill` (SIGTERM) unwinds the stage: the old outputs stay and the partial files are removed."""
+    monkeypatch.chdir(tmp_path)
+    from src.core.io import save_text, stage_outputs
+
+    with stage_outputs("a.txt", "b.txt"):
+        save_text("a.txt", "old a")
+        save_text("b.txt", "old b")
+    before = snapshot(tmp_path)
+    child = subprocess.Popen([sys.executable, "-c", SIGTERM_CHILD], cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.time() + 60
+    while not (tmp_path / "writing").exists():
+        assert child.poll() is None and time.time() < deadline, "child never reached the write"
+        time.sleep(0.05)
+    child.terminate()
+    _, err = child.communicate(timeout=30)
+    (tmp_path / "writing").unlink()
+    assert child.returncode == 128 + signal.SIGTERM and "terminated (SIGTERM)" in err and "Traceback" not in err
+    assert snapshot(tmp_path) == before  # old set, and no .partial file left

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from src.models.representation import RepresentationModel, classifier_from, extract_features
 from src.contrastive.train import steps_for, train_contrastive, two_views
+from src.models.representation import RepresentationModel, classifier_from, extract_features
 from tests.conftest import synthetic_digits
 
 

@@ -4,8 +4,8 @@ import struct
 import numpy as np
 import pytest
 
-from src.data.idx import parse_idx, read_idx, write_idx
 from src.core.errors import DataError
+from src.data.idx import parse_idx, read_idx, write_idx
 
 
 def test_parse_hand_written_bytes():

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from src.core.config import PoolConfig
-from src.data.pool import AMBIGUOUS, ID, OOD, build_pool, check_pool
 from src.core.errors import DataError
+from src.data.pool import AMBIGUOUS, ID, OOD, build_pool, check_pool
 from tests.conftest import synthetic_digits
 
 

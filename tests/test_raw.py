@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from src.core.errors import DataError
 from src.data import raw
 from src.data.idx import write_idx
-from src.core.errors import DataError
 from tests.conftest import make_raw
 
 

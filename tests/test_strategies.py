@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from src.core import config
 from src.active.state import ActiveState
 from src.active.strategies import REGISTRY, Candidates, from_params, get
+from src.core import config
 from src.core.errors import ConfigError
 from tests.test_config import write
 

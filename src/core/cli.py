@@ -1,6 +1,11 @@
-"""Shared entry point for stage scripts: parse arguments, run, turn UserError into a clean exit."""
+"""Shared entry point for stage scripts: parse arguments, run, turn UserError into a clean exit.
+
+SIGTERM (what `kill` and job schedulers send) is turned into an exit that unwinds the stage, so
+`stage_outputs` removes its partial files as it does on an exception; only SIGKILL skips that,
+and then the next run of the stage cleans up."""
 import argparse
 import inspect
+import signal
 import sys
 
 from src.core.errors import UserError
@@ -17,8 +22,15 @@ def run(main, description: str, argv=None) -> None:
         parser.add_argument("--prev", default=None,
                             help="the round this one continues from (as in params' rounds; none for finetune r00)")
     args = vars(parser.parse_args(argv))
+    if argv is None:  # a real process (tests call run() in-process and keep their own handlers)
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         main(args.pop("params"), **args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def _terminated(signum, frame):
+    print("error: terminated (SIGTERM); the stage's outputs are unchanged", file=sys.stderr)
+    sys.exit(128 + signum)

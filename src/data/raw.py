@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from src.data.idx import read_idx, write_idx
 from src.core.errors import DataError
 from src.core.log import log
+from src.data.idx import read_idx, write_idx
 
 MNIST_FILES = {  # key -> (file name, official count)
     "train_images": ("train-images-idx3-ubyte", 60000),

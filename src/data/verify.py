@@ -10,10 +10,10 @@ import sys
 import numpy as np
 
 from src.core import config, paths
-from src.data.pool import AMBIGUOUS, CATEGORY_NAMES, check_pool, fingerprint
 from src.core.errors import DataError, UserError
-from src.generate.ambiguous import distinct_votes
 from src.core.io import load_json, load_npz
+from src.data.pool import AMBIGUOUS, CATEGORY_NAMES, check_pool, fingerprint
+from src.generate.ambiguous import distinct_votes
 
 
 def verify(params_path: str = "params.yaml") -> dict:

@@ -13,11 +13,11 @@ import torch
 
 from src.core.config import AmbiguousConfig
 from src.core.errors import UserError
+from src.core.log import log
+from src.core.seeding import rng
 from src.generate.classifiers import predict
 from src.generate.vae import HierarchicalVAE
 from src.generate.vae_training import to_uint8, to_unit
-from src.core.log import log
-from src.core.seeding import rng
 
 
 def distinct_votes(votes: np.ndarray) -> np.ndarray:

@@ -8,9 +8,9 @@ import torch
 
 from src.core.config import VAEConfig
 from src.core.device import get_device
-from src.generate.vae import HierarchicalVAE, bits_per_dim, negative_elbo
 from src.core.log import log
 from src.core.seeding import rng, seed_everything, torch_generator
+from src.generate.vae import HierarchicalVAE, bits_per_dim, negative_elbo
 
 
 def to_unit(images_u8: np.ndarray) -> torch.Tensor:

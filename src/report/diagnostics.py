@@ -18,10 +18,10 @@ import sys
 import numpy as np
 
 from src.core import config, paths
-from src.data.pool import AMBIGUOUS, ID, OOD
 from src.core.errors import UserError
 from src.core.io import load_npz, save_json
 from src.core.seeding import rng
+from src.data.pool import AMBIGUOUS, ID, OOD
 
 
 def diagnose(features: np.ndarray, category: np.ndarray, label: np.ndarray, k: int, seed: int,
