@@ -92,7 +92,7 @@ def test_workspace_equal_to_head_without_experiments_is_labelled_as_head(tmp_pat
     assert only_head([workspace, head]) is not None
     assert main(["--json", str(path), "--workspace"]) == 0
     out = capsys.readouterr().out
-    assert "no experiments; this is the committed HEAD result" in out
+    assert "no experiments; the only row is the workspace, whose metrics equal HEAD's committed" in out
     assert only_head(exp_show()) is None  # with experiments, nothing to say
 
 

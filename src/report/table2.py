@@ -187,9 +187,9 @@ def only_head(exp_show: list) -> str | None:
     metrics = {kind: (data.get("metrics") or {}).get(SUMMARY_FILE, {}).get("data")
                for kind, _, data in found if kind in ("workspace", "committed")}
     if metrics.get("workspace") and metrics.get("workspace") == metrics.get("committed"):
-        return ("note: no experiments; this is the committed HEAD result (metrics/summary.json as committed; the "
-                "workspace's outputs match dvc.lock). Runs of your own: `dvc exp run` (README), or the results "
-                "folders for several seeds.")
+        return ("note: no experiments; the only row is the workspace, whose metrics equal HEAD's committed "
+                "metrics/summary.json (computed here or checked out, it is one run either way, not several "
+                "seeds). More runs: `dvc exp run` (README), or the results folders.")
     return None
 
 
