@@ -81,3 +81,49 @@ def test_real_tiny_imagenet_drop_list_matches_its_words():
         assert wnid in d["words"], wnid
         assert why.split("(")[1].rstrip(")").split()[0].lower() in d["words"][wnid].lower(), (wnid, d["words"][wnid])
     assert len(d["images"]) == 10_000 and d["images"].shape[1:] == (32, 32, 3)
+
+
+def _fake_sources(n_per_class=6, n_tiny=9):
+    g = np.random.default_rng(0)
+    train_y = np.repeat(np.arange(10), n_per_class)
+    test_y = np.repeat(np.arange(10), 2)
+    return ({"train_images": g.integers(0, 256, (len(train_y), 32, 32, 3)).astype(np.uint8), "train_labels": train_y,
+             "test_images": g.integers(0, 256, (len(test_y), 32, 32, 3)).astype(np.uint8), "test_labels": test_y},
+            {"images": g.integers(0, 256, (n_tiny, 32, 32, 3)).astype(np.uint8), "dropped": {"n02124075": 50}})
+
+
+def test_standin_pool_contract_and_split():
+    from src.data.pool import AMBIGUOUS, ID, OOD, check_pool, fingerprint
+    from src.data.standin import DEFAULT_ID_CLASSES, build_standin_pool
+
+    cifar, tiny = _fake_sources()
+    pool, test, val, stats = build_standin_pool(cifar, tiny, seed=0, n_id=None, n_ambiguous=10, n_ood=None, n_val=6)
+    check_pool(pool)
+    assert DEFAULT_ID_CLASSES == ("airplane", "automobile", "bird", "cat", "deer", "frog")
+    assert pool["images"].shape[1:] == (32, 32, 3) and int(pool["num_classes"]) == 6
+    assert stats["by_category"] == {"id": 36 - 6, "ambiguous": 10, "ood": 9} and stats["val_size"] == 6
+    assert str(pool["fingerprint"]) == fingerprint(pool)
+    # iD rows are CIFAR-10 images of the iD classes, relabelled 0..5 in DEFAULT_ID_CLASSES order
+    id_rows = pool["category"] == ID
+    src_labels = cifar["train_labels"][pool["source_index"][id_rows]]
+    mapping = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 6: 5}
+    assert [mapping[int(s)] for s in src_labels] == pool["label"][id_rows].tolist()
+    np.testing.assert_array_equal(pool["images"][id_rows], cifar["train_images"][pool["source_index"][id_rows]])
+    amb = pool["category"] == AMBIGUOUS
+    assert set(cifar["train_labels"][pool["source_index"][amb]].tolist()) <= {5, 7, 8, 9}  # dog, horse, ship, truck
+    assert (pool["source"][pool["category"] == OOD] == "tinyimagenet").all()
+    # the validation split never enters the pool; the test set holds only iD classes
+    assert not np.intersect1d(val["source_index"], pool["source_index"][id_rows]).size
+    assert set(test["labels"].tolist()) == set(range(6)) and len(test["labels"]) == 12
+    again = build_standin_pool(cifar, tiny, seed=0, n_id=None, n_ambiguous=10, n_ood=None, n_val=6)[0]
+    assert str(again["fingerprint"]) == str(pool["fingerprint"])  # same seed, same pool
+
+
+def test_standin_refuses_bad_class_lists():
+    from src.data.standin import build_standin_pool
+
+    cifar, tiny = _fake_sources()
+    with pytest.raises(DataError, match="give 2-9 distinct CIFAR-10 classes"):
+        build_standin_pool(cifar, tiny, 0, None, None, None, 0, id_classes=("cat", "kangaroo"))
+    with pytest.raises(DataError, match="n_val = 99"):
+        build_standin_pool(cifar, tiny, 0, None, None, None, 99)
