@@ -127,3 +127,17 @@ def test_standin_refuses_bad_class_lists():
         build_standin_pool(cifar, tiny, 0, None, None, None, 0, id_classes=("cat", "kangaroo"))
     with pytest.raises(DataError, match="n_val = 99"):
         build_standin_pool(cifar, tiny, 0, None, None, None, 99)
+
+
+def test_standin_command_prints_table1_or_names_the_missing_archive(tmp_path, capsys):
+    import json
+
+    from src.data.standin import main
+
+    assert main([str(tmp_path)]) == 2
+    assert "cifar10-jpg.tar.gz: missing" in capsys.readouterr().err
+    make_cifar10_tar(tmp_path / "cifar10-jpg.tar.gz")
+    make_tiny_tar(tmp_path / "tiny-imagenet-200-val.tar.gz")
+    assert main([str(tmp_path), "--n-val", "2"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["by_category"] == {"id": 6 * 2 - 2, "ambiguous": 4 * 2, "ood": 2} and stats["val_size"] == 2

@@ -190,3 +190,30 @@ def build_standin_pool(cifar10: dict, tiny: dict, seed: int, n_id: int | None, n
                  ambiguous_classes=[c for c in CIFAR10_CLASSES if c not in id_classes],
                  ood_dropped_wnids={w: int(n) for w, n in tiny.get("dropped", {}).items()})
     return pool, test, val, stats
+
+
+def main(argv=None) -> int:
+    """`python -m src.data.standin [raw_dir] [--n-val N]`: build the stand-in pool from the mirror's
+    archives in memory and print its Table 1 (nothing is written)."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m src.data.standin", description=main.__doc__.splitlines()[0])
+    parser.add_argument("raw_dir", nargs="?", default="data/raw")
+    parser.add_argument("--n-val", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    raw = Path(args.raw_dir)
+    try:
+        cifar10, tiny = read_cifar10_jpg(raw / CIFAR10_TAR), read_tiny_imagenet_val(raw / TINY_VAL_TAR)
+        _, _, _, stats = build_standin_pool(cifar10, tiny, args.seed, None, None, None, args.n_val)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(stats, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
