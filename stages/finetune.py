@@ -22,13 +22,13 @@ from src.active.loop import (check_oracle_labels, check_round_args, check_succes
 from src.core import config, paths
 from src.core.io import copy_file, load_npz, save_json, save_npz, stage_outputs
 from src.core.log import log
-from src.data.pool import load_pool
+from src.data.pool import load_pool, pool_fingerprint
 
 
 def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str | None = None) -> None:
     p = config.load(params_path)
     check_round_args("finetune", round_name, prev, p.rounds, params_path)
-    state = load_state(round_name, p)
+    state = load_state(round_name, p, pool_fingerprint(paths.POOL_NPZ))
     outs = (paths.model(round_name), paths.outputs(round_name), paths.round_metrics(round_name, "finetune"))
     if prev is not None:
         prev_state = load_state(prev, p, state.pool_fingerprint)
@@ -48,7 +48,6 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str | 
 
     pool = load_pool(paths.POOL_NPZ, ("images",), p.active.num_classes)  # + category, label (the K check)
     test, val = load_npz(paths.TEST_NPZ, keys=("images", "labels")), load_npz(paths.VAL_NPZ, keys=("images", "labels"))
-    state = load_state(round_name, p, pool["fingerprint"])
     state.check_pool_size(len(pool["images"]), paths.state(round_name))
     check_oracle_labels(state, pool, p.active.num_classes, paths.state(round_name))
     k = p.active.num_classes

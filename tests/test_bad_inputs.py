@@ -365,20 +365,33 @@ def test_command_line_error_has_no_traceback(ws, argv, fragment):
 
 
 # ---------------------------------------------------------------- killed writes
-KILLED_CHILD = """
+SLOW_WRITE = """
 import sys, time
 from pathlib import Path
-from src.core.io import save_json, save_text, stage_outputs
+from src.core.io import _atomic, save_json, save_text, stage_outputs
+
+def slow(fh):  # half of b.txt written, then a signal to the test, then a long wait to be killed in
+    fh.write(b"half of b")
+    fh.flush()
+    Path("writing").touch()
+    time.sleep(60)
+"""
+KILLED_CHILD = SLOW_WRITE + """
 with stage_outputs("a.json", "b.txt"):
     save_json("a.json", {"v": "new"})
-    def slow(fh):
-        fh.write(b"half of b")
-        fh.flush()
-        Path("writing").touch()
-        time.sleep(60)
-    from src.core.io import _atomic
     _atomic("b.txt", slow)
 """
+
+
+def start_until_writing(cwd: Path, script: str, **popen) -> subprocess.Popen:
+    """A child process running `script`, returned once it is in the middle of writing b.txt."""
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             **popen)
+    deadline = time.time() + 60
+    while not (cwd / "writing").exists():
+        assert child.poll() is None and time.time() < deadline, "child never reached the write"
+        time.sleep(0.05)
+    return child
 
 
 def test_kill_9_while_writing_leaves_the_old_set_and_the_rerun_cleans_up(tmp_path, monkeypatch):
@@ -389,12 +402,7 @@ def test_kill_9_while_writing_leaves_the_old_set_and_the_rerun_cleans_up(tmp_pat
         save_json("a.json", {"v": "old"})
         save_text("b.txt", "old b")
     before = snapshot(tmp_path)
-    child = subprocess.Popen([sys.executable, "-c", KILLED_CHILD], cwd=tmp_path,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.time() + 60
-    while not (tmp_path / "writing").exists():
-        assert child.poll() is None and time.time() < deadline, "child never reached the write"
-        time.sleep(0.05)
+    child = start_until_writing(tmp_path, KILLED_CHILD)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     (tmp_path / "writing").unlink()
@@ -454,20 +462,12 @@ def test_stage_outputs_cannot_be_nested(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-SIGTERM_CHILD = """
-import sys, time
-from pathlib import Path
+SIGTERM_CHILD = SLOW_WRITE + """
 from src.core.cli import run
-from src.core.io import _atomic, save_text, stage_outputs
 
 def main(params_path):
     with stage_outputs("a.txt", "b.txt"):
         save_text("a.txt", "new a")
-        def slow(fh):
-            fh.write(b"half of b")
-            fh.flush()
-            Path("writing").touch()
-            time.sleep(60)
         _atomic("b.txt", slow)
 
 sys.argv = ["stage"]
@@ -484,12 +484,7 @@ def test_sigterm_while_writing_leaves_the_old_set_and_no_partial_file(tmp_path, 
         save_text("a.txt", "old a")
         save_text("b.txt", "old b")
     before = snapshot(tmp_path)
-    child = subprocess.Popen([sys.executable, "-c", SIGTERM_CHILD], cwd=tmp_path, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.time() + 60
-    while not (tmp_path / "writing").exists():
-        assert child.poll() is None and time.time() < deadline, "child never reached the write"
-        time.sleep(0.05)
+    child = start_until_writing(tmp_path, SIGTERM_CHILD, stderr=subprocess.PIPE, text=True)
     child.terminate()
     _, err = child.communicate(timeout=30)
     (tmp_path / "writing").unlink()

@@ -144,9 +144,7 @@ def copy_file(src, path) -> Path:
     """`src`'s bytes to `path`, atomically."""
     import shutil
 
-    src = Path(src)
-    if not src.is_file():
-        raise DataError(f"{src}: missing; it is written by an earlier stage - run `dvc repro`.")
+    src = _require(Path(src))
     with open(src, "rb") as fh_in:
         return _atomic(path, lambda fh: shutil.copyfileobj(fh_in, fh))
 
@@ -156,6 +154,13 @@ def save_figure(path, fig) -> Path:
 
 
 # ---------------------------------------------------------------- loaders
+def _require(path: Path, what: str = "") -> Path:
+    if not path.is_file():
+        what = f"{what} " if what else ""
+        raise DataError(f"{path}: {what}missing; it is written by an earlier stage - run `dvc repro`.")
+    return path
+
+
 REBUILD = "Delete it and rerun `dvc repro` (DVC rebuilds it), or rerun the stage that writes it."
 
 
@@ -164,8 +169,7 @@ def load_npz(path, keys=None) -> dict:
 
     A missing, truncated or corrupt file, or a missing key, is a DataError naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: missing; it is written by an earlier stage - run `dvc repro`.")
+    _require(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             absent = [k for k in (keys or ()) if k not in f.files]
@@ -184,8 +188,7 @@ def load_npz(path, keys=None) -> dict:
 def npz_keys(path) -> list[str]:
     """Names of the arrays in an .npz (nothing is decompressed)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: missing; it is written by an earlier stage - run `dvc repro`.")
+    _require(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             return list(f.files)
@@ -196,9 +199,7 @@ def npz_keys(path) -> list[str]:
 
 def load_json(path, what: str = "file"):
     """A JSON file; missing or malformed is a DataError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: {what} missing; it is written by an earlier stage - run `dvc repro`.")
+    path = _require(Path(path), what)
     try:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -212,8 +213,7 @@ def load_torch(path) -> dict:
     import torch
 
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: missing; it is written by an earlier stage - run `dvc repro`.")
+    _require(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:

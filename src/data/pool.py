@@ -63,22 +63,35 @@ def build_pool(mnist: dict, ambiguous: dict, notmnist: dict, cfg: PoolConfig) ->
         idx = _take(len(images) if rows is None else len(rows), requested[name], gen, f"n_{name}")
         idx = idx if rows is None else rows[idx]
         lab = labels[idx].astype(np.int16) if labels is not None else np.full(len(idx), -1, np.int16)
-        parts.append((images[idx], np.full(len(idx), cat, np.int8), lab,
-                      np.full(len(idx), SOURCES[cat], dtype="<U16"), idx.astype(np.int32)))
-    images, category, label, source, source_index = (np.concatenate(x) for x in zip(*parts))
-    order = gen.permutation(len(images))
-    pool = {"images": images[order], "category": category[order], "label": label[order],
-            "source": source[order], "source_index": source_index[order]}
+        parts.append(part(images[idx], cat, lab, SOURCES[cat], idx))
+    pool = assemble(parts, gen, ID_CLASSES)
     test = {"images": mnist["test_images"].astype(np.uint8),
             "labels": mnist["test_labels"].astype(np.int16)}
     val = {"images": mnist["train_images"][val_rows].astype(np.uint8),
            "labels": mnist["train_labels"][val_rows].astype(np.int16), "source_index": val_rows.astype(np.int32)}
-    check_pool(pool)
-    pool["fingerprint"] = np.array(fingerprint(pool))
-    pool["num_classes"] = np.int64(ID_CLASSES)  # K: the iD classes the pool's labels come from
     stats = pool_stats(pool, test, requested, available)
     stats["val_size"] = int(len(val_rows))
     return pool, test, val, stats
+
+
+def part(images: np.ndarray, category: int, labels: np.ndarray, source: str, source_index: np.ndarray) -> tuple:
+    """One category's rows, as `assemble` takes them."""
+    n = len(source_index)
+    return (images, np.full(n, category, np.int8), np.asarray(labels, np.int16), np.full(n, source, dtype="<U16"),
+            np.asarray(source_index).astype(np.int32))
+
+
+def assemble(parts: list[tuple], gen: np.random.Generator, num_classes: int) -> dict:
+    """The pool from its categories' rows: concatenated, shuffled with `gen`, checked against the
+    contract, fingerprinted, and K (`num_classes`: the iD classes its labels come from) recorded."""
+    images, category, label, source, source_index = (np.concatenate(x) for x in zip(*parts))
+    order = gen.permutation(len(images))
+    pool = {"images": images[order], "category": category[order], "label": label[order],
+            "source": source[order], "source_index": source_index[order]}
+    check_pool(pool)
+    pool["fingerprint"] = np.array(fingerprint(pool))
+    pool["num_classes"] = np.int64(num_classes)
+    return pool
 
 
 def check_pool(pool: dict) -> None:
@@ -130,14 +143,20 @@ def load_pool(path: str | Path, keys: tuple[str, ...], num_classes: int | None =
     active.num_classes is the pool's number of iD classes (iD labels run 0..K-1)."""
     path = Path(path)
     wanted = tuple(dict.fromkeys(keys + (("category", "label") if num_classes is not None else ())))
-    if "fingerprint" not in npz_keys(path):
-        raise DataError(f"{path}: has no fingerprint (built by an older version of build_pool). Rerun "
-                        f"`dvc repro build_pool` and the stages after it.")
+    pool_fingerprint(path)  # a pool of an older version is named as such
     pool = load_npz(path, keys=wanted + ("fingerprint", "num_classes"))
     pool["fingerprint"], pool["num_classes"] = str(pool["fingerprint"]), int(pool["num_classes"])
     if num_classes is not None:
         check_num_classes(pool, num_classes, path)
     return pool
+
+
+def pool_fingerprint(path: str | Path) -> str:
+    """The fingerprint of the pool file (one small member is read)."""
+    if "fingerprint" not in npz_keys(path):
+        raise DataError(f"{path}: has no fingerprint (built by an older version of build_pool). Rerun "
+                        f"`dvc repro build_pool` and the stages after it.")
+    return str(load_npz(path, keys=("fingerprint",))["fingerprint"])
 
 
 def check_num_classes(pool: dict, num_classes: int, path) -> None:

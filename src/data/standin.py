@@ -146,7 +146,7 @@ def build_standin_pool(cifar10: dict, tiny: dict, seed: int, n_id: int | None, n
     of `read_tiny_imagenet_val`. The validation split (n_val iD train images) is drawn first, from
     its own stream; test = CIFAR-10 test images of the iD classes. None = all available."""
     from src.core.seeding import rng
-    from src.data.pool import AMBIGUOUS, CATEGORY_NAMES, ID, OOD, _take, check_pool, fingerprint, pool_stats
+    from src.data.pool import AMBIGUOUS, CATEGORY_NAMES, ID, OOD, _take, assemble, part, pool_stats
 
     unknown = [c for c in id_classes if c not in CIFAR10_CLASSES]
     if unknown or len(set(id_classes)) != len(id_classes) or not 2 <= len(id_classes) < len(CIFAR10_CLASSES):
@@ -172,15 +172,8 @@ def build_standin_pool(cifar10: dict, tiny: dict, seed: int, n_id: int | None, n
         name = CATEGORY_NAMES[cat]
         idx = rows[_take(len(rows), requested[name], gen, f"n_{name}")]
         label = remap[train_y[idx]] if cat == ID else np.full(len(idx), -1, np.int16)
-        parts.append((images[idx], np.full(len(idx), cat, np.int8), label.astype(np.int16),
-                      np.full(len(idx), source, dtype="<U16"), idx.astype(np.int32)))
-    images, category, label, source, source_index = (np.concatenate(x) for x in zip(*parts))
-    order = gen.permutation(len(images))
-    pool = {"images": images[order], "category": category[order], "label": label[order],
-            "source": source[order], "source_index": source_index[order]}
-    check_pool(pool)
-    pool["fingerprint"] = np.array(fingerprint(pool))
-    pool["num_classes"] = np.int64(len(id_classes))
+        parts.append(part(images[idx], cat, label, source, idx))
+    pool = assemble(parts, gen, len(id_classes))
     test_rows = np.flatnonzero(np.isin(cifar10["test_labels"], id_codes))
     test = {"images": cifar10["test_images"][test_rows], "labels": remap[cifar10["test_labels"][test_rows]]}
     val = {"images": cifar10["train_images"][val_rows], "labels": remap[train_y[val_rows]],
