@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from src.contrastive.augment import mnist_affine, simclr_cifar
+from src.models.augment import mnist_affine, simclr_cifar
 
 
 def gen(seed):

@@ -19,7 +19,8 @@ def inputs(n_train=50, n_amb=20, n_ood=15):
 
 
 def cfg(**kw):
-    base = dict(seed=0, n_id=30, n_ambiguous=None, n_ood=100, n_val=0, grid_images=4)
+    base = dict(seed=0, n_id=30, n_ambiguous=None, n_ood=100, n_val=0, grid_images=4, id_classes=None,
+                ambiguous_classes=None)
     return PoolConfig(**{**base, **kw})
 
 

@@ -92,13 +92,21 @@ def _fake_sources(n_per_class=6, n_tiny=9):
             {"images": g.integers(0, 256, (n_tiny, 32, 32, 3)).astype(np.uint8), "dropped": {"n02124075": 50}})
 
 
+def _cfg(**kw):
+    import dataclasses
+
+    from src.data.standin import default_pool_config
+
+    return dataclasses.replace(default_pool_config(n_val=0), **kw)
+
+
 def test_standin_pool_contract_and_split():
     from src.data.pool import AMBIGUOUS, ID, OOD, check_pool, fingerprint
     from src.data.standin import DEFAULT_ID_CLASSES, build_standin_pool
 
     cifar, tiny = _fake_sources()
-    pool, test, val, stats = build_standin_pool(cifar, tiny, seed=0, n_id=None, n_ambiguous=10, n_ood=None, n_val=6)
-    check_pool(pool)
+    pool, test, val, stats = build_standin_pool(cifar, tiny, _cfg(n_ambiguous=10, n_val=6))
+    check_pool(pool, 6)
     assert DEFAULT_ID_CLASSES == ("airplane", "automobile", "bird", "cat", "deer", "frog")
     assert pool["images"].shape[1:] == (32, 32, 3) and int(pool["num_classes"]) == 6
     assert stats["by_category"] == {"id": 36 - 6, "ambiguous": 10, "ood": 9} and stats["val_size"] == 6
@@ -115,7 +123,7 @@ def test_standin_pool_contract_and_split():
     # the validation split never enters the pool; the test set holds only iD classes
     assert not np.intersect1d(val["source_index"], pool["source_index"][id_rows]).size
     assert set(test["labels"].tolist()) == set(range(6)) and len(test["labels"]) == 12
-    again = build_standin_pool(cifar, tiny, seed=0, n_id=None, n_ambiguous=10, n_ood=None, n_val=6)[0]
+    again = build_standin_pool(cifar, tiny, _cfg(n_ambiguous=10, n_val=6))[0]
     assert str(again["fingerprint"]) == str(pool["fingerprint"])  # same seed, same pool
 
 
@@ -123,10 +131,12 @@ def test_standin_refuses_bad_class_lists():
     from src.data.standin import build_standin_pool
 
     cifar, tiny = _fake_sources()
-    with pytest.raises(DataError, match="give 2-9 distinct CIFAR-10 classes"):
-        build_standin_pool(cifar, tiny, 0, None, None, None, 0, id_classes=("cat", "kangaroo"))
+    with pytest.raises(DataError, match="'kangaroo', which is not a class"):
+        build_standin_pool(cifar, tiny, _cfg(id_classes=["cat", "kangaroo"]))
+    with pytest.raises(DataError, match="Did you mean 'truck'"):
+        build_standin_pool(cifar, tiny, _cfg(ambiguous_classes=["trucks"]))
     with pytest.raises(DataError, match="n_val = 99"):
-        build_standin_pool(cifar, tiny, 0, None, None, None, 99)
+        build_standin_pool(cifar, tiny, _cfg(n_val=99))
 
 
 def test_standin_command_prints_table1_or_names_the_missing_archive(tmp_path, capsys):

@@ -18,11 +18,11 @@ import time
 import numpy as np
 import torch
 
-from src.contrastive.augment import mnist_affine
+from src.models.augment import mnist_affine, simclr_cifar
 from src.contrastive.loss import supcon_loss
 from src.core.log import log
 from src.core.seeding import torch_generator
-from src.models.inputs import normalise
+from src.models.inputs import normalise, to_unit
 
 
 def steps_for(epochs: float, n_unlabeled: int, batch_size: int) -> int:
@@ -49,7 +49,12 @@ class _Batches:
 
 
 def two_views(x_u8: torch.Tensor, cfg, generator: torch.Generator) -> torch.Tensor:
-    """uint8 (B, 28, 28) -> normalised float (2B, 1, 28, 28): view 1 of every sample, then view 2."""
+    """uint8 (B, 28, 28) -> normalised float (2B, 1, 28, 28) (`augment: affine`), or uint8
+    (B, 32, 32, 3) -> (2B, 3, 32, 32) (`augment: simclr`, SimCLR's CIFAR set): view 1 of every
+    sample, then view 2."""
+    if cfg.augment == "simclr":
+        x = to_unit(x_u8.numpy())
+        return normalise(torch.cat([simclr_cifar(x, generator), simclr_cifar(x, generator)]))
     x = x_u8.float().div_(255.0).unsqueeze(1)
     views = torch.cat([mnist_affine(x, generator, cfg.rotation, cfg.shear, tuple(cfg.scale)),
                        mnist_affine(x, generator, cfg.rotation, cfg.shear, tuple(cfg.scale))])

@@ -75,6 +75,8 @@ class PoolConfig:
     n_ood: int  # notMNIST requested; min(requested, available) is used and recorded
     n_val: int  # MNIST train images held out as the validation split (never in the pool); 0 = none
     grid_images: int  # images per category sample grid
+    id_classes: Optional[list]  # natural benchmarks: iD class names (label = position); mixmnist: null
+    ambiguous_classes: Optional[list]  # natural benchmarks: the ambiguous classes; mixmnist: null
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,9 @@ class ActiveConfig:
 
 @dataclass(frozen=True)
 class ClassifierConfig:
+    arch: str  # convnet (three conv layers, MixMNIST) | resnet (CIFAR ResNet, natural images)
     width: int  # channels of the first conv layer (x2, x4 after)
+    blocks: list  # resnet: residual blocks per stage (ResNet-18: [2, 2, 2, 2]); ignored by convnet
     epochs: int
     batch_size: int
     lr: float
@@ -99,12 +103,18 @@ class ClassifierConfig:
     grad_clip: float
     label_smoothing: float
     eval_batch_size: int
+    optimizer: str  # adam (MixMNIST) | sgd (MixCIFAR60, with momentum)
+    momentum: float  # sgd only
+    augment: str  # none | crop_flip (random 32-crop after 4-pixel zero padding + horizontal flip)
 
 
 @dataclass(frozen=True)
 class ContrastiveConfig:
     seed: int  # pretraining seed (stage 0 representation; rounds continue with the AL seed)
+    arch: str  # encoder: convnet | resnet (the CL classifier is this encoder + a linear head)
     width: int  # encoder width (the classifier of the CL methods is this encoder + linear head)
+    blocks: list  # resnet: residual blocks per stage; ignored by convnet
+    augment: str  # affine (MixMNIST: rotation, shear, scale) | simclr (crop, flip, colour jitter, grey)
     proj_dim: int  # projection head output size
     temperature: float  # tau of Eq. 1
     lr: float  # Adam, cosine-annealed over each call's steps
@@ -129,6 +139,9 @@ class CLClassifierConfig:
     gamma: float
     grad_clip: Optional[float]  # null = no clipping (paper)
     label_smoothing: float
+    optimizer: str  # adam | sgd
+    momentum: float  # sgd only
+    augment: str  # none | crop_flip
 
 
 @dataclass(frozen=True)
@@ -149,6 +162,7 @@ class ReportConfig:
 
 @dataclass(frozen=True)
 class Params:
+    benchmark: str  # mixmnist | standin (offline natural-image stand-in) | mixcifar60
     seed: int  # active-learning seed: initial draw, training, tie-breaks (data stages have their own)
     strategy: str  # acquisition strategy, a key of src.active.strategies.REGISTRY
     data: DataConfig
@@ -165,7 +179,13 @@ class Params:
     rounds: dict  # round name -> {prev: name of the state it continues from}; first prev is r00
 
 
+BENCHMARKS = ("mixmnist", "standin", "mixcifar60")
+NATURAL = ("standin", "mixcifar60")  # RGB 32x32 benchmarks: ResNet, SimCLR augmentations
 CHOICES = {("data", "source"): ("auto", "local", "download"),
+           ("classifier", "arch"): ("convnet", "resnet"), ("contrastive", "arch"): ("convnet", "resnet"),
+           ("classifier", "optimizer"): ("adam", "sgd"), ("cl_classifier", "optimizer"): ("adam", "sgd"),
+           ("classifier", "augment"): ("none", "crop_flip"), ("cl_classifier", "augment"): ("none", "crop_flip"),
+           ("contrastive", "augment"): ("affine", "simclr"),
            ("cluster", "features"): ("encoder", "projection"),
            ("cluster", "stage0"): ("strategy", "random")}
 
@@ -317,7 +337,18 @@ def _archs(v) -> bool:
     return isinstance(v, list) and all(isinstance(a, str) and a for a in v)
 
 
+def _names_list(v) -> bool:
+    return isinstance(v, list) and all(isinstance(n, str) and n for n in v) and len(set(v)) == len(v)
+
+
+def _blocks(v) -> bool:
+    return isinstance(v, list) and all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in v)
+
+
 SEED = _at_least(0)
+NAMES = (_names_list, "a list of distinct class names")
+BLOCKS = (_blocks, "a list of block counts >= 1, one per stage (ResNet-18: [2, 2, 2, 2])")
+MOMENTUM = _between(0, 1, hi_open=True)
 COUNT = _at_least(1)  # a count where zero is meaningless
 RATE = _above(0)  # learning rates, temperatures, factors
 PENALTY = _at_least(0)  # weight decay, degrees of augmentation
@@ -342,6 +373,9 @@ RANGES = {
     "classifier.width": COUNT, "classifier.epochs": COUNT, "classifier.batch_size": COUNT, "classifier.lr": RATE,
     "classifier.weight_decay": PENALTY, "classifier.milestones": MILESTONES, "classifier.gamma": RATE,
     "classifier.grad_clip": RATE, "classifier.label_smoothing": SMOOTHING, "classifier.eval_batch_size": COUNT,
+    "classifier.blocks": BLOCKS, "classifier.momentum": MOMENTUM,
+    "contrastive.blocks": BLOCKS, "cl_classifier.momentum": MOMENTUM,
+    "pool.id_classes": NAMES, "pool.ambiguous_classes": NAMES,
     "contrastive.seed": SEED, "contrastive.width": COUNT, "contrastive.proj_dim": COUNT,
     "contrastive.temperature": RATE, "contrastive.lr": RATE, "contrastive.weight_decay": PENALTY,
     "contrastive.batch_size": COUNT, "contrastive.labeled_batch_size": COUNT,
@@ -370,6 +404,7 @@ def check_ranges(params: Params, path: str) -> None:
         value = _value(params, key)
         if value is not None and not ok(value):
             raise ConfigError(f"{path}: {key} = {value!r} is out of range: allowed {allowed}.")
+    _check_benchmark(params, path)
     amb, members = params.ambiguous, params.ensemble.members
     if not amb.min_distinct <= amb.max_distinct <= members:
         raise ConfigError(f"{path}: ambiguous.min_distinct = {amb.min_distinct} and max_distinct = "
@@ -377,11 +412,39 @@ def check_ranges(params: Params, path: str) -> None:
                           f"ensemble.members ({members}).")
 
 
+def _check_benchmark(params: Params, path: str) -> None:
+    """The networks and augmentations must fit the benchmark's images: MixMNIST is greyscale 28x28
+    (convnet, affine views); the natural benchmarks are RGB 32x32 (resnet, SimCLR views)."""
+    natural = params.benchmark in NATURAL
+    want = {"classifier.arch": "resnet" if natural else "convnet",
+            "contrastive.arch": "resnet" if natural else "convnet",
+            "contrastive.augment": "simclr" if natural else "affine"}
+    for key, value in want.items():
+        if _value(params, key) != value:
+            raise ConfigError(f"{path}: {key} = {_value(params, key)!r} does not fit benchmark "
+                              f"{params.benchmark!r} ({'RGB 32x32' if natural else 'greyscale 28x28'} images): "
+                              f"set it to {value!r}, or start from that benchmark's profile in configs/.")
+    pool = params.pool
+    if natural != (pool.id_classes is not None and pool.ambiguous_classes is not None):
+        raise ConfigError(f"{path}: pool.id_classes and pool.ambiguous_classes must be "
+                          f"{'lists of class names' if natural else 'null'} for benchmark {params.benchmark!r}.")
+    if natural:
+        both = set(pool.id_classes) & set(pool.ambiguous_classes)
+        if both:
+            raise ConfigError(f"{path}: {', '.join(sorted(both))} in both pool.id_classes and "
+                              f"pool.ambiguous_classes; a class is iD or ambiguous, not both.")
+        if len(pool.id_classes) != params.active.num_classes:
+            raise ConfigError(f"{path}: active.num_classes = {params.active.num_classes} but pool.id_classes "
+                              f"names {len(pool.id_classes)} classes; set num_classes to {len(pool.id_classes)}.")
+
+
 def _check_choices(params: Params, path: str) -> None:
     """Rounds, ranges and choices. The `strategy` name is checked by the strategy registry
     (src/active/strategies.py) where a stage uses it, and by `python -m src.check`: this module
     imports nothing from the layers above it."""
     check_rounds(params.rounds, path)
+    if params.benchmark not in BENCHMARKS:
+        raise ConfigError(f"{path}: benchmark = {params.benchmark!r} is not one of {', '.join(BENCHMARKS)}.")
     check_ranges(params, path)
     for (section, key), allowed in CHOICES.items():
         value = getattr(getattr(params, section), key)

@@ -1,7 +1,8 @@
 """Assemble the unlabeled pool (docs/design.md, section 5) and its Table-1 statistics.
 
-pool.npz: images uint8 (N,28,28); category int8 (0 iD, 1 ambiguous, 2 OoD); label int16
-(digit for iD, -1 otherwise); source <U16 short dataset name; source_index int32 (row in
+pool.npz: images uint8 (N, 28, 28) greyscale (MixMNIST) or (N, H, W, 3) RGB (the natural-image
+benchmarks, src/data/natural_pool.py); category int8 (0 iD, 1 ambiguous, 2 OoD); label int16
+(iD class 0..K-1 for iD, -1 otherwise); source <U16 short dataset name; source_index int32 (row in
 that source); fingerprint: a 0-d string, the hash of the arrays (`fingerprint`), which every
 active-learning state records so a state is never used with another pool; num_classes: K, the
 number of iD classes (active.num_classes must equal it). Rows are shuffled
@@ -88,15 +89,18 @@ def assemble(parts: list[tuple], gen: np.random.Generator, num_classes: int) -> 
     order = gen.permutation(len(images))
     pool = {"images": images[order], "category": category[order], "label": label[order],
             "source": source[order], "source_index": source_index[order]}
-    check_pool(pool)
+    check_pool(pool, num_classes)
     pool["fingerprint"] = np.array(fingerprint(pool))
     pool["num_classes"] = np.int64(num_classes)
     return pool
 
 
-def check_pool(pool: dict) -> None:
+def check_pool(pool: dict, num_classes: int = ID_CLASSES) -> None:
     """The contract every later stage relies on; raises DataError on a violation."""
     n = len(pool["images"])
+    shape = pool["images"].shape
+    if not (len(shape) == 3 or (len(shape) == 4 and shape[3] == 3)):
+        raise DataError(f"pool: images must be (N, H, W) greyscale or (N, H, W, 3) RGB, are {shape}.")
     for key, dtype in (("images", np.uint8), ("category", np.int8), ("label", np.int16)):
         if pool[key].dtype != dtype:
             raise DataError(f"pool: '{key}' must be {np.dtype(dtype)}, is {pool[key].dtype}.")
@@ -105,8 +109,9 @@ def check_pool(pool: dict) -> None:
     if not np.isin(pool["category"], list(CATEGORY_NAMES)).all():
         raise DataError("pool: category must be 0 (iD), 1 (ambiguous) or 2 (OoD).")
     is_id = pool["category"] == ID
-    if (pool["label"][~is_id] != -1).any() or ((pool["label"][is_id] < 0) | (pool["label"][is_id] > 9)).any():
-        raise DataError("pool: label must be a digit for iD rows and -1 for the others.")
+    if (pool["label"][~is_id] != -1).any() or ((pool["label"][is_id] < 0) |
+                                               (pool["label"][is_id] >= num_classes)).any():
+        raise DataError(f"pool: label must be an iD class 0..{num_classes - 1} for iD rows and -1 for the others.")
 
 
 def pool_stats(pool: dict, test: dict, requested: dict, available: dict) -> dict:

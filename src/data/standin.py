@@ -135,54 +135,34 @@ def read_tiny_imagenet_val(path: Path, drop: dict = OVERLAPS_CIFAR10) -> dict:
 
 
 DEFAULT_ID_CLASSES = tuple(c for c in CIFAR10_CLASSES if c not in NEAR_NEIGHBOURS)  # the 6 iD classes
+DEFAULT_AMBIGUOUS_CLASSES = tuple(NEAR_NEIGHBOURS)
 
 
-def build_standin_pool(cifar10: dict, tiny: dict, seed: int, n_id: int | None, n_ambiguous: int | None,
-                       n_ood: int | None, n_val: int,
-                       id_classes: tuple = DEFAULT_ID_CLASSES) -> tuple[dict, dict, dict, dict]:
-    """The stand-in's (pool, test, val, stats), in the pool contract of src/data/pool.py with RGB
-    images (N, 32, 32, 3): iD = CIFAR-10 train images of `id_classes` (labels 0..len-1 in that
-    order), ambiguous = train images of the other CIFAR-10 classes, OoD = the Tiny-ImageNet images
-    of `read_tiny_imagenet_val`. The validation split (n_val iD train images) is drawn first, from
-    its own stream; test = CIFAR-10 test images of the iD classes. None = all available."""
-    from src.core.seeding import rng
-    from src.data.pool import AMBIGUOUS, CATEGORY_NAMES, ID, OOD, _take, assemble, part, pool_stats
+def standin_source(cifar10: dict) -> dict:
+    """CIFAR-10 as the labelled source of src/data/natural_pool.py (labels index CIFAR10_CLASSES)."""
+    return {**{k: cifar10[k] for k in ("train_images", "train_labels", "test_images", "test_labels")},
+            "class_names": np.asarray(CIFAR10_CLASSES)}
 
-    unknown = [c for c in id_classes if c not in CIFAR10_CLASSES]
-    if unknown or len(set(id_classes)) != len(id_classes) or not 2 <= len(id_classes) < len(CIFAR10_CLASSES):
-        raise DataError(f"stand-in iD classes {list(id_classes)}: give 2-9 distinct CIFAR-10 classes "
-                        f"({', '.join(CIFAR10_CLASSES)}).")
-    id_codes = [CIFAR10_CLASSES.index(c) for c in id_classes]
-    remap = np.full(len(CIFAR10_CLASSES), -1, np.int16)
-    remap[id_codes] = np.arange(len(id_codes))
-    train_y = cifar10["train_labels"]
-    id_rows = np.flatnonzero(np.isin(train_y, id_codes))
-    amb_rows = np.flatnonzero(~np.isin(train_y, id_codes))
-    if not 0 <= n_val < len(id_rows):
-        raise DataError(f"stand-in n_val = {n_val} must be >= 0 and leave iD images for the pool ({len(id_rows)}).")
-    val_rows = np.sort(id_rows[rng(seed, "val").choice(len(id_rows), n_val, replace=False)])
-    id_rows = np.setdiff1d(id_rows, val_rows)
-    gen = rng(seed, "pool")
-    requested = {"id": n_id, "ambiguous": n_ambiguous, "ood": n_ood}
-    available = {"id": len(id_rows), "ambiguous": len(amb_rows), "ood": len(tiny["images"])}
-    parts = []
-    for cat, rows, images, source in ((ID, id_rows, cifar10["train_images"], "cifar10"),
-                                      (AMBIGUOUS, amb_rows, cifar10["train_images"], "cifar10"),
-                                      (OOD, np.arange(len(tiny["images"])), tiny["images"], "tinyimagenet")):
-        name = CATEGORY_NAMES[cat]
-        idx = rows[_take(len(rows), requested[name], gen, f"n_{name}")]
-        label = remap[train_y[idx]] if cat == ID else np.full(len(idx), -1, np.int16)
-        parts.append(part(images[idx], cat, label, source, idx))
-    pool = assemble(parts, gen, len(id_classes))
-    test_rows = np.flatnonzero(np.isin(cifar10["test_labels"], id_codes))
-    test = {"images": cifar10["test_images"][test_rows], "labels": remap[cifar10["test_labels"][test_rows]]}
-    val = {"images": cifar10["train_images"][val_rows], "labels": remap[train_y[val_rows]],
-           "source_index": val_rows.astype(np.int32)}
-    stats = pool_stats(pool, test, requested, available)
-    stats.update(val_size=int(n_val), id_classes=list(id_classes),
-                 ambiguous_classes=[c for c in CIFAR10_CLASSES if c not in id_classes],
-                 ood_dropped_wnids={w: int(n) for w, n in tiny.get("dropped", {}).items()})
+
+def build_standin_pool(cifar10: dict, tiny: dict, cfg) -> tuple[dict, dict, dict, dict]:
+    """The stand-in's (pool, test, val, stats): iD = CIFAR-10 train images of cfg.id_classes
+    (labels 0..len-1 in that order), ambiguous = those of cfg.ambiguous_classes, OoD = the
+    Tiny-ImageNet images of `read_tiny_imagenet_val`; test = CIFAR-10 test images of the iD classes."""
+    from src.data.natural_pool import build_natural_pool
+
+    pool, test, val, stats = build_natural_pool(standin_source(cifar10), [("tinyimagenet", tiny["images"], cfg.n_ood)],
+                                                cfg, "cifar10")
+    stats["ood_dropped_wnids"] = {w: int(n) for w, n in tiny.get("dropped", {}).items()}
+    stats["near_neighbours"] = {a: NEAR_NEIGHBOURS.get(a) for a in cfg.ambiguous_classes}
     return pool, test, val, stats
+
+
+def default_pool_config(seed: int = 0, n_val: int = 3000):
+    """The stand-in's pool section with every image used (what `main` prints)."""
+    from src.core.config import PoolConfig
+
+    return PoolConfig(seed=seed, n_id=None, n_ambiguous=None, n_ood=None, n_val=n_val, grid_images=64,
+                      id_classes=list(DEFAULT_ID_CLASSES), ambiguous_classes=list(DEFAULT_AMBIGUOUS_CLASSES))
 
 
 def main(argv=None) -> int:
@@ -200,7 +180,7 @@ def main(argv=None) -> int:
     raw = Path(args.raw_dir)
     try:
         cifar10, tiny = read_cifar10_jpg(raw / CIFAR10_TAR), read_tiny_imagenet_val(raw / TINY_VAL_TAR)
-        _, _, _, stats = build_standin_pool(cifar10, tiny, args.seed, None, None, None, args.n_val)
+        _, _, _, stats = build_standin_pool(cifar10, tiny, default_pool_config(args.seed, args.n_val))
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

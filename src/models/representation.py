@@ -1,9 +1,10 @@
-"""The representation model of the proposed method: the three-conv encoder plus a projection head.
+"""The representation model of the proposed method: an encoder (`convnet` for MixMNIST, `resnet` for
+the natural-image benchmarks, src/models/nets.py) plus a projection head.
 
 The contrastive loss is computed on the projection z = g(f(x)). Clustering features
 (`cluster.features`): `projection` = the L2-normalised z, the output of the model's last layer;
-`encoder` = h = f(x), the flattened 3x3 map after the third conv block (SimCLR's usual
-downstream representation).
+`encoder` = h = f(x), the encoder output (convnet: the flattened 3x3 map after the third conv
+block; resnet: the global average pool), SimCLR's usual downstream representation.
 The classifier is the same encoder with a linear K + 1 head (`classifier_from`).
 """
 from __future__ import annotations
@@ -19,28 +20,28 @@ from src.core.device import cpu_state
 from src.core.errors import DataError
 from src.core.io import load_torch, save_torch
 from src.core.seeding import seed_everything
-from src.models.convnet import ThreeConvNet, conv_encoder, feature_dim
+from src.models.nets import encoder_output_dim, make_classifier, make_encoder
 from src.models.inputs import to_input
 
 REPRESENTATION = "representation"  # the `learner` a checkpoint holding a representation model records
 
 
 class RepresentationModel(nn.Module):
-    def __init__(self, width: int, proj_dim: int):
+    def __init__(self, width: int, proj_dim: int, arch: str = "convnet", blocks=(2, 2, 2, 2)):
         super().__init__()
-        self.width, self.proj_dim = width, proj_dim
-        d = feature_dim(width)
-        self.encoder = conv_encoder(width)
+        self.width, self.proj_dim, self.arch, self.blocks = width, proj_dim, arch, [int(b) for b in blocks]
+        d = encoder_output_dim(arch, width, blocks)
+        self.encoder = make_encoder(arch, width, blocks)
         self.head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, proj_dim))
 
     def forward(self, x):
         return self.head(self.encoder(x))
 
 
-def classifier_from(rep: RepresentationModel, num_outputs: int) -> ThreeConvNet:
-    """A ThreeConvNet whose conv layers start from the representation model's encoder; the
-    linear head is new (initialised by the global torch generator: seed it before calling)."""
-    net = ThreeConvNet(num_outputs, rep.width)
+def classifier_from(rep: RepresentationModel, num_outputs: int):
+    """A classifier of the representation model's network whose encoder starts from its encoder;
+    the linear head is new (initialised by the global torch generator: seed it before calling)."""
+    net = make_classifier(rep.arch, num_outputs, rep.width, rep.blocks)
     net.features.load_state_dict(rep.encoder.state_dict())
     return net
 
@@ -65,11 +66,12 @@ def extract_features(rep: RepresentationModel, images_u8: np.ndarray, batch_size
 def new_representation(cfg, stream: str) -> RepresentationModel:
     """A fresh representation model of the `contrastive` section, initialised from seed + stream."""
     seed_everything(cfg.seed, f"{stream}-init")
-    return RepresentationModel(cfg.width, cfg.proj_dim)
+    return RepresentationModel(cfg.width, cfg.proj_dim, cfg.arch, cfg.blocks)
 
 
 def save_representation(path, rep: RepresentationModel, **extra) -> Path:
-    return save_torch(path, {"learner": REPRESENTATION, "rep_config": {"width": rep.width, "proj_dim": rep.proj_dim},
+    return save_torch(path, {"learner": REPRESENTATION, "rep_config": {"width": rep.width, "proj_dim": rep.proj_dim,
+                                                                     "arch": rep.arch, "blocks": rep.blocks},
                              "rep": cpu_state(rep), **extra})
 
 

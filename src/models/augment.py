@@ -1,4 +1,7 @@
-"""Augmentations as batched tensor ops: one affine grid per batch, no per-sample PIL.
+"""Augmentations as batched tensor ops: one affine grid (or one gather) per batch, no per-sample PIL.
+
+MixMNIST's views: `mnist_affine`; the natural-image benchmarks: `simclr_cifar` (contrastive views)
+and `crop_flip` (labeled training of the classifiers).
 
 Every random draw comes from the `generator` argument, so a seed fixes the views. Inputs and
 outputs are float tensors in [0, 1]: MNIST (B, 1, H, W), CIFAR (B, 3, H, W).
@@ -93,3 +96,22 @@ def simclr_cifar(x: torch.Tensor, generator: torch.Generator, crop_scale=(0.08, 
     out = apply * j + (1 - apply) * out
     grey = (torch.rand(b, generator=generator) < p_grey).to(x).view(b, 1, 1, 1)
     return (grey * _grey(out).expand_as(out) + (1 - grey) * out).clamp_(0.0, 1.0)
+
+
+def crop_flip(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """The CIFAR labeled-training augmentation: zero-pad `pad` pixels on each side, take a random
+    crop of the original size, flip horizontally with probability 0.5 - per sample, in one gather."""
+    if x.ndim != 4:
+        raise ValueError(f"expected (B, C, H, W), got {tuple(x.shape)}")
+    b, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad))
+    oy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    ox = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    flip = torch.rand(b, generator=generator) < 0.5
+    cols = torch.arange(w)
+    cols = torch.where(flip[:, None], w - 1 - cols, cols) + ox[:, None]  # (B, W)
+    rows = torch.arange(h)[None, :] + oy[:, None]  # (B, H)
+    bi = torch.arange(b, device=x.device)[:, None, None]
+    rows, cols = rows.to(x.device), cols.to(x.device)
+    out = padded.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    return out.permute(0, 3, 1, 2).contiguous()

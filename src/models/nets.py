@@ -1,0 +1,43 @@
+"""The networks by name: `convnet` (MixMNIST's three conv layers, greyscale 28x28) and `resnet`
+(the CIFAR ResNet, RGB 32x32; ResNet-18 = width 64, blocks [2, 2, 2, 2]).
+
+One encoder serves the baselines' classifier and the representation model of the CL methods; a
+classifier is an encoder (`.features`) plus a linear head with K + 1 outputs.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from src.models.convnet import ThreeConvNet, conv_encoder, feature_dim
+from src.models.resnet import ResNetClassifier, encoder_dim, resnet_encoder
+
+ARCHS = ("convnet", "resnet")
+
+
+def _check(arch: str) -> None:
+    if arch not in ARCHS:
+        raise ValueError(f"unknown network {arch!r}; expected one of {', '.join(ARCHS)}")
+
+
+def make_encoder(arch: str, width: int, blocks=(2, 2, 2, 2)) -> nn.Module:
+    _check(arch)
+    return conv_encoder(width) if arch == "convnet" else resnet_encoder(width, tuple(blocks))
+
+
+def encoder_output_dim(arch: str, width: int, blocks=(2, 2, 2, 2)) -> int:
+    _check(arch)
+    return feature_dim(width) if arch == "convnet" else encoder_dim(width, tuple(blocks))
+
+
+def make_classifier(arch: str, num_outputs: int, width: int, blocks=(2, 2, 2, 2)) -> nn.Module:
+    """A fresh classifier (initialised by the global torch generator: seed it before calling)."""
+    _check(arch)
+    if arch == "convnet":
+        return ThreeConvNet(num_outputs, width)
+    return ResNetClassifier(num_outputs, width, tuple(blocks))
+
+
+def input_shape(arch: str) -> tuple:
+    """The image shape (without the batch axis) a network of `arch` reads, as the pool stores it."""
+    _check(arch)
+    return (28, 28) if arch == "convnet" else (32, 32, 3)
