@@ -1,29 +1,34 @@
-"""Stage build_pool: MNIST iD + generated ambiguous + notMNIST OoD -> pool.npz, test.npz, val.npz, stats.json."""
+"""Stage build_pool: the benchmark's iD + ambiguous + OoD images -> pool.npz, test.npz, val.npz,
+stats.json (Table 1) and a sample grid per category."""
 import numpy as np
 
 from src.core import config, paths
+from src.core.config import NATURAL
 from src.core.io import load_npz, save_json, save_npz, stage_outputs
 from src.core.log import log
-from src.data.pool import CATEGORY_NAMES, build_pool
+from src.data.benchmarks import make_pool
+from src.data.pool import CATEGORY_NAMES
 from src.report.grids import image_grid
 
 
 def main(params_path: str = "params.yaml") -> None:
-    cfg = config.load(params_path).pool
-    pool, test, val, stats = build_pool(load_npz(paths.MNIST_NPZ), load_npz(paths.AMBIGUOUS_NPZ),
-                                   load_npz(paths.NOTMNIST_NPZ), cfg)
+    p = config.load(params_path)
+    cfg = p.pool
+    ambiguous = None if p.benchmark in NATURAL else load_npz(paths.AMBIGUOUS_NPZ)
+    pool, test, val, stats = make_pool(p.benchmark, load_npz(paths.SOURCE_NPZ), load_npz(paths.OOD_NPZ),
+                                       ambiguous, cfg)
     grids = {name: paths.pool_grid_png(name) for name in CATEGORY_NAMES.values()}
     with stage_outputs(paths.POOL_NPZ, paths.TEST_NPZ, paths.VAL_NPZ, paths.STATS_JSON, *grids.values()):
         for cat, name in CATEGORY_NAMES.items():
             rows = np.flatnonzero(pool["category"] == cat)[: cfg.grid_images]
             image_grid(grids[name], pool["images"][rows],
-                       title=f"pool sample: {name} ({stats['by_category'][name]} images)")
+                       title=f"{p.benchmark} pool sample: {name} ({stats['by_category'][name]} images)")
         save_npz(paths.TEST_NPZ, **test)
         save_npz(paths.VAL_NPZ, **val)
         save_npz(paths.POOL_NPZ, **pool)
         save_json(paths.STATS_JSON, stats)
     log(f"pool: {stats['pool_size']} images {stats['by_category']}; test {stats['test_size']}; "
-        f"validation {stats['val_size']} (MNIST train, not in the pool)")
+        f"validation {stats['val_size']} (iD train images, not in the pool)")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
 """Stage make_ambiguous: 7:3 latent mixes of MNIST pairs kept iff the ensemble gives 2-3 classes."""
 from src.core import config, paths
-from src.core.io import load_npz, load_torch, save_json, save_npz, stage_outputs
+from src.core.config import NATURAL, NOT_MNIST
+from src.core.io import load_npz, load_torch, save_json, save_npz, stage_outputs, write_not_applicable
 
 
 def main(params_path: str = "params.yaml") -> None:
-    cfg = config.load(params_path).ambiguous
+    p = config.load(params_path)
+    if p.benchmark in NATURAL:  # MixMNIST only: a marker in under a second, torch never imported
+        write_not_applicable("make_ambiguous", p.benchmark, NOT_MNIST, paths.AMBIGUOUS_NPZ, paths.AMBIGUOUS_PNG, paths.AMBIGUOUS_METRICS)
+        return
+    cfg = p.ambiguous
     import torch
 
     from src.core.device import get_device
@@ -19,7 +24,7 @@ def main(params_path: str = "params.yaml") -> None:
     vae.load_state_dict(vae_state["state_dict"])
     vae.to(get_device())
     ensemble = load_ensemble(load_torch(paths.ENSEMBLE_PT))
-    mnist = load_npz(paths.MNIST_NPZ)
+    mnist = load_npz(paths.SOURCE_NPZ)
     arrays, stats = generate(vae, ensemble, mnist["train_images"], cfg)
     shown = slice(0, cfg.grid_images)
     with stage_outputs(paths.AMBIGUOUS_NPZ, paths.AMBIGUOUS_PNG, paths.AMBIGUOUS_METRICS):

@@ -1,14 +1,19 @@
 """Stage train_ensemble: ten differing MNIST classifiers -> weights and each one's test accuracy."""
 from src.core import config, paths
-from src.core.io import load_npz, save_json, save_torch, stage_outputs
+from src.core.config import NATURAL, NOT_MNIST
+from src.core.io import load_npz, save_json, save_torch, stage_outputs, write_not_applicable
 
 
 def main(params_path: str = "params.yaml") -> None:
-    cfg = config.load(params_path).ensemble
+    p = config.load(params_path)
+    if p.benchmark in NATURAL:  # MixMNIST only: a marker in under a second, torch never imported
+        write_not_applicable("train_ensemble", p.benchmark, NOT_MNIST, paths.ENSEMBLE_PT, paths.ENSEMBLE_METRICS)
+        return
+    cfg = p.ensemble
     from src.generate.classifiers import member_archs, state_of, train_ensemble
 
     member_archs(cfg)  # unknown architecture names fail before the data is read
-    mnist = load_npz(paths.MNIST_NPZ)
+    mnist = load_npz(paths.SOURCE_NPZ)
     models, archs, metrics = train_ensemble(mnist, cfg)
     with stage_outputs(paths.ENSEMBLE_PT, paths.ENSEMBLE_METRICS):
         save_torch(paths.ENSEMBLE_PT, {"config": config.to_dict(cfg), **state_of(models, archs)})

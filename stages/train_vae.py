@@ -2,16 +2,21 @@
 import numpy as np
 
 from src.core import config, paths
+from src.core.config import NATURAL, NOT_MNIST
 from src.core.device import cpu_state
-from src.core.io import load_npz, save_json, save_torch, stage_outputs
+from src.core.io import load_npz, save_json, save_torch, stage_outputs, write_not_applicable
 
 
 def main(params_path: str = "params.yaml") -> None:
-    cfg = config.load(params_path).vae
+    p = config.load(params_path)
+    if p.benchmark in NATURAL:  # MixMNIST only: a marker in under a second, torch never imported
+        write_not_applicable("train_vae", p.benchmark, NOT_MNIST, paths.VAE_PT, paths.VAE_METRICS, paths.VAE_RECON_PNG)
+        return
+    cfg = p.vae
     from src.generate.vae_training import evaluate_elbo, reconstruct, train_vae
     from src.report.grids import image_grid
 
-    mnist = load_npz(paths.MNIST_NPZ)
+    mnist = load_npz(paths.SOURCE_NPZ)
     model, train_info = train_vae(mnist["train_images"], cfg)
     metrics = {**evaluate_elbo(model, mnist["test_images"], cfg.seed), **train_info}
     shown = mnist["test_images"][: cfg.recon_images]

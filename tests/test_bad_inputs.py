@@ -232,9 +232,9 @@ CASES = [
     ("notmnist_labels_missing", remove("data/raw/notMNIST/t10k-labels-idx1-ubyte.gz"), fetch_data, {}, DataError,
      "notMNIST"),
     # packed intermediate files and checkpoints
-    ("mnist_npz_missing", remove("data/interim/mnist.npz"), train_vae, {}, DataError, "data/interim/mnist.npz: missing"),
-    ("mnist_npz_truncated", truncate("data/interim/mnist.npz"), train_ensemble, {}, DataError,
-     "data/interim/mnist.npz: unreadable"),
+    ("mnist_npz_missing", remove("data/interim/source.npz"), train_vae, {}, DataError, "data/interim/source.npz: missing"),
+    ("mnist_npz_truncated", truncate("data/interim/source.npz"), train_ensemble, {}, DataError,
+     "data/interim/source.npz: unreadable"),
     ("vae_pt_truncated", truncate("models/vae.pt"), make_ambiguous, {}, DataError, "models/vae.pt: unreadable checkpoint"),
     ("pool_truncated", truncate("data/prepared/pool.npz"), annotate, R1, DataError, "pool.npz: unreadable"),
     ("pool_without_fingerprint", edit_npz("data/prepared/pool.npz", fingerprint=None), annotate, R1, DataError,

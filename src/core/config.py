@@ -100,7 +100,7 @@ class ClassifierConfig:
     weight_decay: float
     milestones: list  # epochs at which lr is multiplied by gamma
     gamma: float
-    grad_clip: float
+    grad_clip: Optional[float]  # null = no clipping
     label_smoothing: float
     eval_batch_size: int
     optimizer: str  # adam (MixMNIST) | sgd (MixCIFAR60, with momentum)
@@ -181,6 +181,8 @@ class Params:
 
 BENCHMARKS = ("mixmnist", "standin", "mixcifar60")
 NATURAL = ("standin", "mixcifar60")  # RGB 32x32 benchmarks: ResNet, SimCLR augmentations
+# why train_vae, train_ensemble and make_ambiguous write not-applicable markers for them:
+NOT_MNIST = "the natural-image benchmarks' ambiguous set is real images of pool.ambiguous_classes"
 CHOICES = {("data", "source"): ("auto", "local", "download"),
            ("classifier", "arch"): ("convnet", "resnet"), ("contrastive", "arch"): ("convnet", "resnet"),
            ("classifier", "optimizer"): ("adam", "sgd"), ("cl_classifier", "optimizer"): ("adam", "sgd"),

@@ -219,3 +219,29 @@ def load_torch(path) -> dict:
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {str(exc)[:200]}) - "
                         f"truncated or corrupt. {REBUILD}") from None
+
+
+def save_not_applicable(path, stage: str, benchmark: str, reason: str) -> Path:
+    """A stand-in output of a stage that does not apply to `benchmark` (written in well under a
+    second, without torch): JSON, a PNG that says so, an .npz holding only `not_applicable`, or a
+    text file for any other suffix (.pt). Reading one as a real output fails with its message."""
+    note = f"{stage} does not apply to benchmark {benchmark}: {reason}"
+    path = Path(path)
+    if path.suffix == ".json":
+        return save_json(path, {"applicable": False, "stage": stage, "benchmark": benchmark, "reason": reason})
+    if path.suffix == ".npz":
+        return save_npz(path, not_applicable=np.array(note))
+    if path.suffix == ".png":
+        from PIL import Image, ImageDraw
+
+        img = Image.new("RGB", (640, 40), "white")
+        ImageDraw.Draw(img).text((8, 14), note[:100], fill="black")
+        return _atomic(path, lambda fh: img.save(fh, format="PNG"))
+    return save_text(path, f"NOT APPLICABLE: {note}\n")
+
+
+def write_not_applicable(stage: str, benchmark: str, reason: str, *paths) -> None:
+    """Every output of `stage` as a not-applicable marker, together (see `stage_outputs`)."""
+    with stage_outputs(*paths):
+        for path in paths:
+            save_not_applicable(path, stage, benchmark, reason)

@@ -10,9 +10,9 @@ MODELS = Path("models")
 METRICS = Path("metrics")
 PLOTS = Path("plots")
 
-# fetch_data
-MNIST_NPZ = INTERIM / "mnist.npz"
-NOTMNIST_NPZ = INTERIM / "notmnist.npz"
+# fetch_data (src/data/benchmarks.py: MixMNIST's source is MNIST and its OoD notMNIST)
+SOURCE_NPZ = INTERIM / "source.npz"  # the labelled source dataset: iD (and, natural images, ambiguous) classes
+OOD_NPZ = INTERIM / "ood.npz"
 RAW_MANIFEST = INTERIM / "raw_manifest.json"
 
 # train_vae

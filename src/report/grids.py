@@ -1,4 +1,4 @@
-"""Sample grids of 28x28 images, optionally captioned, saved as PNG."""
+"""Sample grids of images (greyscale (N, H, W) or RGB (N, H, W, 3)), optionally captioned, saved as PNG."""
 from __future__ import annotations
 
 import numpy as np
