@@ -7,10 +7,16 @@ from PIL import Image
 from scipy.io import savemat
 
 from src.core.errors import DataError
-from src.data.natural import load_cifar100, load_svhn, read_cifar100, read_lsun_fix, read_svhn
+from src.data.natural import (CIFAR100_SUPERCLASSES, load_cifar100, load_svhn, read_cifar100, read_lsun_fix,
+                               read_svhn, superclass_split)
+
+# CIFAR-100's label names are alphabetical (fine and coarse), as in the official meta file
+FINE_NAMES = sorted(f for fines in CIFAR100_SUPERCLASSES.values() for f in fines)
+COARSE_NAMES = sorted(CIFAR100_SUPERCLASSES)
+COARSE_OF = [COARSE_NAMES.index(next(c for c, fs in CIFAR100_SUPERCLASSES.items() if f in fs)) for f in FINE_NAMES]
 
 
-def write_cifar100(raw, n_train=12, n_test=5, bytes_keys=True):
+def write_cifar100(raw, n_train=12, n_test=5, bytes_keys=True, fine=None):
     """cifar-100-python/{train,test,meta} as in the official archive: pickled dicts (the archive's
     were written by Python 2, so their keys arrive as bytes or, with encoding='latin1', as str)."""
     g = np.random.default_rng(0)
@@ -20,14 +26,14 @@ def write_cifar100(raw, n_train=12, n_test=5, bytes_keys=True):
     made = {}
     for split, n in (("train", n_train), ("test", n_test)):
         hwc = g.integers(0, 256, (n, 32, 32, 3)).astype(np.uint8)
-        fine = g.integers(0, 100, n).tolist()
-        d = {key("data"): hwc.transpose(0, 3, 1, 2).reshape(n, 3072), key("fine_labels"): fine,
-             key("coarse_labels"): [f // 5 for f in fine], key("filenames"): [key(f"img{i}.png") for i in range(n)]}
+        labels = g.integers(0, 100, n).tolist() if fine is None else list(fine[split])
+        d = {key("data"): hwc.transpose(0, 3, 1, 2).reshape(n, 3072), key("fine_labels"): labels,
+             key("coarse_labels"): [COARSE_OF[f] for f in labels], key("filenames"): [key(f"img{i}.png") for i in range(n)]}
         with open(folder / split, "wb") as fh:
             pickle.dump(d, fh, protocol=2)
-        made[split] = (hwc, fine)
-    meta = {key("fine_label_names"): [key(f"fine{i}") for i in range(100)],
-            key("coarse_label_names"): [key(f"coarse{i}") for i in range(20)]}
+        made[split] = (hwc, labels)
+    meta = {key("fine_label_names"): [key(f) for f in FINE_NAMES],
+            key("coarse_label_names"): [key(c) for c in COARSE_NAMES]}
     with open(folder / "meta", "wb") as fh:
         pickle.dump(meta, fh, protocol=2)
     return made
@@ -40,8 +46,8 @@ def test_cifar100_pickles(tmp_path, bytes_keys):
     assert d["train_images"].shape == (12, 32, 32, 3) and d["train_images"].dtype == np.uint8
     np.testing.assert_array_equal(d["train_images"], made["train"][0])  # CHW rows -> HWC images
     np.testing.assert_array_equal(d["test_fine"], made["test"][1])
-    np.testing.assert_array_equal(d["train_coarse"], np.asarray(made["train"][1]) // 5)
-    assert d["fine_names"][3] == "fine3" and d["coarse_names"][19] == "coarse19"
+    np.testing.assert_array_equal(d["train_coarse"], [COARSE_OF[f] for f in made["train"][1]])
+    assert d["fine_names"][3] == "bear" and d["coarse_names"][19] == "vehicles_2"
 
 
 def test_cifar100_missing_files_are_all_named(tmp_path):
@@ -118,3 +124,28 @@ def test_empty_or_foreign_files_are_named(tmp_path):
     (tmp_path / "LSUN_fix.npy").write_bytes(b"")
     with pytest.raises(DataError, match="LSUN_fix.npy: not a readable .npy array"):
         read_lsun_fix(tmp_path)
+
+
+def test_superclass_split_rule_and_the_paper_profile():
+    from pathlib import Path
+
+    import yaml
+
+    id_classes, ambiguous = superclass_split()
+    assert len(id_classes) == 60 and len(ambiguous) == 40 and not set(id_classes) & set(ambiguous)
+    for fines in CIFAR100_SUPERCLASSES.values():
+        assert sum(f in id_classes for f in fines) == 3 and sum(f in ambiguous for f in fines) == 2
+    assert id_classes[:3] == ["beaver", "dolphin", "otter"] and ambiguous[:2] == ["seal", "whale"]
+    paper = yaml.safe_load((Path(__file__).parents[1] / "configs/paper-mixcifar60.yaml").read_text())
+    assert paper["pool"]["id_classes"] == id_classes and paper["pool"]["ambiguous_classes"] == ambiguous
+    assert paper["active"]["num_classes"] == 60
+
+
+def test_cifar100_with_a_foreign_superclass_mapping_is_refused(tmp_path):
+    write_cifar100(tmp_path, n_train=40, bytes_keys=False)
+    path = tmp_path / "cifar-100-python/train"
+    d = pickle.load(open(path, "rb"), encoding="latin1")
+    d["coarse_labels"] = [(c + 1) % 20 for c in d["coarse_labels"]]
+    pickle.dump(d, open(path, "wb"), protocol=2)
+    with pytest.raises(DataError, match="superclass .* holds .*; CIFAR-100's holds"):
+        read_cifar100(tmp_path)

@@ -72,7 +72,7 @@ class PoolConfig:
     seed: int
     n_id: Optional[int]  # MNIST train images in the pool; null = all 60,000
     n_ambiguous: Optional[int]  # null = every generated ambiguous image
-    n_ood: int  # notMNIST requested; min(requested, available) is used and recorded
+    n_ood: Optional[int]  # OoD images requested; min(requested, available) is used and recorded; null = all
     n_val: int  # MNIST train images held out as the validation split (never in the pool); 0 = none
     grid_images: int  # images per category sample grid
     id_classes: Optional[list]  # natural benchmarks: iD class names (label = position); mixmnist: null

@@ -46,6 +46,52 @@ def _hwc(images: np.ndarray, where) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- CIFAR-100
+# The 20 superclasses (coarse labels) of CIFAR-100 and their 5 fine classes each, in label order.
+CIFAR100_SUPERCLASSES = {
+    "aquatic_mammals": ("beaver", "dolphin", "otter", "seal", "whale"),
+    "fish": ("aquarium_fish", "flatfish", "ray", "shark", "trout"),
+    "flowers": ("orchid", "poppy", "rose", "sunflower", "tulip"),
+    "food_containers": ("bottle", "bowl", "can", "cup", "plate"),
+    "fruit_and_vegetables": ("apple", "mushroom", "orange", "pear", "sweet_pepper"),
+    "household_electrical_devices": ("clock", "keyboard", "lamp", "telephone", "television"),
+    "household_furniture": ("bed", "chair", "couch", "table", "wardrobe"),
+    "insects": ("bee", "beetle", "butterfly", "caterpillar", "cockroach"),
+    "large_carnivores": ("bear", "leopard", "lion", "tiger", "wolf"),
+    "large_man-made_outdoor_things": ("bridge", "castle", "house", "road", "skyscraper"),
+    "large_natural_outdoor_scenes": ("cloud", "forest", "mountain", "plain", "sea"),
+    "large_omnivores_and_herbivores": ("camel", "cattle", "chimpanzee", "elephant", "kangaroo"),
+    "medium_mammals": ("fox", "porcupine", "possum", "raccoon", "skunk"),
+    "non-insect_invertebrates": ("crab", "lobster", "snail", "spider", "worm"),
+    "people": ("baby", "boy", "girl", "man", "woman"),
+    "reptiles": ("crocodile", "dinosaur", "lizard", "snake", "turtle"),
+    "small_mammals": ("hamster", "mouse", "rabbit", "shrew", "squirrel"),
+    "trees": ("maple_tree", "oak_tree", "palm_tree", "pine_tree", "willow_tree"),
+    "vehicles_1": ("bicycle", "bus", "motorcycle", "pickup_truck", "train"),
+    "vehicles_2": ("lawn_mower", "rocket", "streetcar", "tank", "tractor"),
+}
+
+
+def superclass_split(n_id: int = 3) -> tuple[list[str], list[str]]:
+    """The rule that fills MixCIFAR60's class lists (the seed paper does not print the split of Kim,
+    Koo & Hwang 2021): in every superclass, the first `n_id` fine classes in label (= alphabetical)
+    order are iD (CIFAR60) and the others ambiguous (CIFAR40). Superclasses in label order."""
+    id_classes = [f for fines in CIFAR100_SUPERCLASSES.values() for f in fines[:n_id]]
+    ambiguous = [f for fines in CIFAR100_SUPERCLASSES.values() for f in fines[n_id:]]
+    return id_classes, ambiguous
+
+
+def check_superclasses(fine_names: list[str], coarse_names: list[str], fine: np.ndarray, coarse: np.ndarray,
+                       where) -> None:
+    """The data's own fine -> coarse mapping must be CIFAR100_SUPERCLASSES (a relabelled or foreign
+    file would otherwise split the classes silently wrong)."""
+    for c_code, c_name in enumerate(coarse_names):
+        members = sorted({fine_names[f] for f in np.unique(fine[coarse == c_code])})
+        expected = sorted(CIFAR100_SUPERCLASSES.get(c_name, ()))
+        if not set(members) <= set(expected):
+            raise DataError(f"{where}: superclass {c_name} holds {', '.join(members)}; CIFAR-100's holds "
+                            f"{', '.join(expected) or 'nothing of that name'}. Replace the file with the official one.")
+
+
 def _unpickle(path: Path) -> dict:
     try:
         with open(path, "rb") as fh:
@@ -92,6 +138,7 @@ def read_cifar100(raw: Path) -> dict:
     if len(out["fine_names"]) != 100 or len(out["coarse_names"]) != 20:
         raise DataError(f"{files['meta']}: expected 100 fine and 20 coarse label names, got "
                         f"{len(out['fine_names'])} and {len(out['coarse_names'])}.")
+    check_superclasses(out["fine_names"], out["coarse_names"], out["train_fine"], out["train_coarse"], files["train"])
     return out
 
 
