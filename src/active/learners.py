@@ -24,6 +24,7 @@ from src.core import paths
 from src.core.config import INITIAL_STATE, Params, to_dict
 from src.core.device import cpu_state, get_device
 from src.core.io import save_torch
+from src.models.nets import memory_format
 from src.models.representation import (REPRESENTATION, RepresentationModel, classifier_from, extract_features,
                                        load_representation, save_representation)
 from src.models.supervised import predict_probs, train_classifier
@@ -99,7 +100,8 @@ class RepresentationLearner(Learner):
 
     def stage0_outputs(self, images_u8: np.ndarray) -> dict:
         """Clustering features (float32) of the pretrained representation: stage 0 of the CL methods."""
-        self.rep = load_representation(paths.PRETRAIN_PT).to(get_device(), memory_format=torch.channels_last)
+        self.rep = load_representation(paths.PRETRAIN_PT)
+        self.rep.to(get_device(), memory_format=memory_format(self.rep))
         return {"features": extract_features(self.rep, images_u8, self.eval_batch_size, self.p.cluster.features)}
 
     def fit(self, state, images_u8, train_idx, round_name, prev) -> dict:

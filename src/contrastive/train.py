@@ -23,6 +23,7 @@ from src.contrastive.loss import supcon_loss
 from src.core.log import log
 from src.core.seeding import torch_generator
 from src.models.inputs import normalise, to_unit
+from src.models.nets import memory_format
 
 
 def steps_for(epochs: float, n_unlabeled: int, batch_size: int) -> int:
@@ -74,7 +75,8 @@ def train_contrastive(rep, unlabeled_u8: np.ndarray, labeled_u8: np.ndarray | No
     from src.core.device import get_device
 
     device = get_device()
-    rep.to(device, memory_format=torch.channels_last).train()
+    fmt = memory_format(rep)
+    rep.to(device, memory_format=fmt).train()
     gen = torch_generator(seed, f"{stream}-contrastive")
     xu = torch.as_tensor(np.ascontiguousarray(unlabeled_u8))
     has_l = labeled_u8 is not None and len(labeled_u8) > 0
@@ -96,7 +98,7 @@ def train_contrastive(rep, unlabeled_u8: np.ndarray, labeled_u8: np.ndarray | No
         if has_l:
             il = lb.next()
             parts.append(two_views(xl[il], cfg, gen))
-        x = torch.cat(parts).to(device, memory_format=torch.channels_last)
+        x = torch.cat(parts).to(device, memory_format=fmt)
         z = rep(x)
         nu = 2 * len(iu)
         loss = supcon_loss(_as_bvd(z[:nu], len(iu)), None, cfg.temperature)

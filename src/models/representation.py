@@ -20,7 +20,7 @@ from src.core.device import cpu_state
 from src.core.errors import DataError
 from src.core.io import load_torch, save_torch
 from src.core.seeding import seed_everything
-from src.models.nets import encoder_output_dim, make_classifier, make_encoder
+from src.models.nets import encoder_output_dim, make_classifier, make_encoder, memory_format
 from src.models.inputs import to_input
 
 REPRESENTATION = "representation"  # the `learner` a checkpoint holding a representation model records
@@ -53,10 +53,10 @@ def extract_features(rep: RepresentationModel, images_u8: np.ndarray, batch_size
     if which not in ("encoder", "projection"):
         raise ValueError(f"which must be 'encoder' or 'projection', got {which!r}")
     rep.eval()
-    device = next(rep.parameters()).device
+    device, fmt = next(rep.parameters()).device, memory_format(rep)
     out = []
     for s in range(0, len(images_u8), batch_size):
-        h = rep.encoder(to_input(images_u8[s:s + batch_size]).to(device, memory_format=torch.channels_last))
+        h = rep.encoder(to_input(images_u8[s:s + batch_size]).to(device, memory_format=fmt))
         if which == "projection":
             h = F.normalize(rep.head(h), dim=1)
         out.append(h.cpu().numpy())
