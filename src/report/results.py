@@ -25,7 +25,13 @@ import yaml
 from src.core.errors import DataError
 from src.core.io import save_figure, save_text, stage_outputs
 from src.report.budget import accuracy_at
-from src.report.table2 import PAPER_MIXMNIST, REQUIRED, _fmt
+from src.report.table2 import PAPER_MIXCIFAR60, PAPER_MIXMNIST, REQUIRED, _fmt, paper_rows
+
+PAPER_NOTE = {"MixMNIST": "MixMNIST: 93,724-image pool, full-size models",
+              "MixCIFAR60": "MixCIFAR60: 60,000-image pool, ResNet-18, 2,000 iD per round up to 20,000; the "
+                            "stand-in is another pool at another scale, so compare shapes, not numbers"}
+BENCHMARK_TITLES = {"mixmnist": "MixMNIST", "mixcifar60": "MixCIFAR60",
+                    "standin": "natural-image stand-in, not MixCIFAR60"}
 
 TABLE = "table2.md"
 SUMMARY_KEYS = (*REQUIRED, "rounds")  # Table 2's columns and the chain length
@@ -75,11 +81,12 @@ def table(runs: list[dict]) -> str:
     settings = {s for _, s in g}
     first = next(iter(g.values()))[0]["summary"]
     budgets = [k for k in first if k.startswith("acc_at_")]
+    paper, paper_name = paper_rows(runs[0]["params"].get("benchmark"))
     head = (["Acquisition", "seeds", "Acc. (%)", "Cost", "Cost/Acc."] + [f"Acc. @ {k[7:]}" for k in budgets]
             + ["AUC log-cost", "iD precision", "target reached", "paper Acc.", "paper Cost", "paper Cost/Acc."])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (strategy, setting), rs in g.items():
-        label, p_acc, p_cost, p_cpa = PAPER_MIXMNIST.get(strategy, (strategy, None, None, None))
+        label, p_acc, p_cost, p_cpa = paper.get(strategy, (strategy, None, None, None))
         if len(settings) > 1:
             label = f"{label} [params {setting}]"
         col = lambda key: [r["summary"].get(key) for r in rs]  # noqa: E731
@@ -98,8 +105,7 @@ def table(runs: list[dict]) -> str:
         f"Acc. @ B: test accuracy at annotation budget B, linear in log cost between states, the final "
         f"accuracy after the stop; AUC log-cost: mean accuracy over log cost in "
         f"[{p['report']['auc_range'][0]}, {p['report']['auc_range'][1]}]. "
-        f"Columns headed *paper* are the paper's Table 2 (MixMNIST: 93,724-image pool, full-size "
-        f"models), not ours.",
+        f"Columns headed *paper* are the paper's Table 2 ({PAPER_NOTE[paper_name]}), not ours.",
     ]
     return "\n".join(lines + notes) + "\n"
 
@@ -125,7 +131,7 @@ def figure(runs: list[dict], title: str):
     costs = [c["cost"] for r in runs for c in r["curve"]]
     grid = np.exp(np.linspace(math.log(min(costs)), math.log(max(costs)), 300))
     for (strategy, setting), rs in groups(runs).items():
-        label = PAPER_MIXMNIST.get(strategy, (strategy,))[0]
+        label = PAPER_MIXCIFAR60.get(strategy, PAPER_MIXMNIST.get(strategy, (strategy,)))[0]
         stop_cost = np.mean([r["summary"]["cost"] for r in rs])
         g = grid[grid <= max(r["summary"]["cost"] for r in rs)]
         mean, std = mean_curve(rs, g)
@@ -190,7 +196,8 @@ def timing(folder: Path, runs: list[dict]) -> str:
 def build(folder) -> tuple[Path, Path]:
     folder = Path(folder)
     runs = load_runs(folder)
-    title = f"Figure 4 (MixMNIST, {folder.name}): mean ± std over seeds"
+    benchmark = runs[0]["params"].get("benchmark", "mixmnist")
+    title = f"Figure 4 ({BENCHMARK_TITLES.get(benchmark, benchmark)}, {folder.name}): mean ± std over seeds"
     with stage_outputs(folder / TABLE, folder / TARGETS, folder / TIMING, folder / FIGURE):
         save_text(folder / TABLE, table(runs))
         save_text(folder / TARGETS, targets(runs))
