@@ -50,3 +50,51 @@ def test_bad_shapes():
         mnist_affine(torch.rand(28, 28), gen(0))
     with pytest.raises(ValueError):
         simclr_cifar(torch.rand(2, 1, 32, 32), gen(0))
+
+
+def test_crop_flip_is_a_shifted_window_of_the_zero_padded_image_or_its_mirror():
+    from src.models.augment import crop_flip
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 3, 8, 8)
+    out = crop_flip(x, g, pad=2)
+    assert out.shape == x.shape
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    kinds = set()
+    for i in range(len(x)):
+        windows = {(dy, dx, f): padded[i, :, dy:dy + 8, dx:dx + 8].flip(-1) if f else padded[i, :, dy:dy + 8, dx:dx + 8]
+                   for dy in range(5) for dx in range(5) for f in (0, 1)}
+        match = [k for k, w in windows.items() if torch.equal(w, out[i])]
+        assert match, i  # every output is one crop of the padded image, flipped or not
+        kinds.add(match[0])
+    assert len(kinds) > 10 and {k[2] for k in kinds} == {0, 1}  # offsets and flips vary per sample
+    again = crop_flip(x, torch.Generator().manual_seed(0), pad=2)
+    assert torch.equal(again, out)  # the generator fixes the draw
+
+
+def test_two_views_by_augment_kind():
+    import types
+
+    from src.contrastive.train import two_views
+
+    g = torch.Generator().manual_seed(0)
+    rgb = torch.randint(0, 256, (4, 32, 32, 3), dtype=torch.uint8)
+    v = two_views(rgb, types.SimpleNamespace(augment="simclr"), g)
+    assert v.shape == (8, 3, 32, 32) and torch.isfinite(v).all() and not torch.equal(v[:4], v[4:])
+    grey = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
+    cfg = types.SimpleNamespace(augment="affine", rotation=15.0, shear=10.0, scale=[0.9, 1.1])
+    assert two_views(grey, cfg, g).shape == (8, 1, 28, 28)
+
+
+def test_rgb_inputs_are_cifar_normalised_per_channel():
+    import numpy as np
+
+    from src.models.inputs import CIFAR_MEAN, CIFAR_STD, to_input
+
+    img = np.zeros((1, 2, 2, 3), np.uint8)
+    img[..., 0], img[..., 1], img[..., 2] = 255, 128, 0
+    x = to_input(img)
+    assert x.shape == (1, 3, 2, 2)
+    expected = [(1.0 - CIFAR_MEAN[0]) / CIFAR_STD[0], (128 / 255 - CIFAR_MEAN[1]) / CIFAR_STD[1],
+                (0.0 - CIFAR_MEAN[2]) / CIFAR_STD[2]]
+    assert torch.allclose(x[0, :, 0, 0], torch.tensor(expected), atol=1e-6)
