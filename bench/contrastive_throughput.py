@@ -34,8 +34,9 @@ def load_images(n: int, seed: int) -> tuple[np.ndarray, str]:
     if pool.exists():
         with np.load(pool) as f:
             images = f["images"]
-        idx = np.random.default_rng(seed).permutation(len(images))[:n]
-        return images[idx], f"{pool} ({len(idx)} images)"
+        if images.ndim == 3:  # a MixMNIST pool (a natural-image pool is bench/resnet_throughput.py's)
+            idx = np.random.default_rng(seed).permutation(len(images))[:n]
+            return images[idx], f"{pool} ({len(idx)} images)"
     g = np.random.default_rng(seed)
     images = g.integers(0, 40, (n, 28, 28)).astype(np.uint8)
     for i, k in enumerate(g.integers(0, 10, n)):

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from src.active.state import ActiveState
 from src.active.strategies import get as get_strategy
