@@ -98,6 +98,9 @@ def test_standin_data_stages_and_a_cl_round(standin_dir):
     assert stats["near_neighbours"] == {"truck": "automobile", "dog": "cat", "horse": "deer", "ship": "airplane"}
     assert stats["test_size"] == 12 and stats["val_size"] == 4
     assert set(pool["source"][pool["category"] == OOD]) == {"tinyimagenet"}
+    from src.data.verify import verify
+
+    assert verify() == {"pool": stats["by_category"], "val": 4, "id_classes": 6, "ambiguous_classes": 4}
     manifest = json.loads(paths.RAW_MANIFEST.read_text())
     assert manifest["benchmark"] == "standin" and len(manifest["files"]["cifar10"]["sha256"]) == 64
     for module, argv in ((pretrain, ()), (init_state, ()), (finetune, ("--round", "r00")),
@@ -199,6 +202,9 @@ def test_mixcifar60_data_stages_follow_the_superclass_split(mixcifar_dir):
     assert got == [p["pool"]["id_classes"][k] for k in pool["label"][id_rows]]  # label = position in the list
     assert {names[c] for c in src["train_labels"][pool["source_index"][amb_rows]]} <= set(p["pool"]["ambiguous_classes"])
     assert len(test["labels"]) == 60 and sorted(test["labels"].tolist()) == list(range(60))
+    from src.data.verify import verify
+
+    assert verify()["pool"] == stats["by_category"]
 
 
 def test_mixcifar60_offline_names_every_missing_file(mixcifar_dir, capsys):
