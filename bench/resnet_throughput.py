@@ -13,7 +13,8 @@ Two loops, each measured both ways with the same network, optimizer, batch size 
     python -m bench.resnet_throughput                 # the stand-in pool if built, else synthetic RGB
     python -m bench.resnet_throughput --width 64 --blocks 2 2 2 2   # ResNet-18
 
-Prints images/s of each path and the ratios (target >= 2x). Nothing is asserted.
+Prints images/s of each training path and the ratios (target >= 2x), then the data paths alone
+(no network), which is where the two sides differ. Nothing is asserted.
 """
 from __future__ import annotations
 
@@ -146,6 +147,29 @@ def supervised(images, args, reference: bool) -> float:
     return timed(step, args.steps)
 
 
+def data_only(images, args, reference: bool, simclr: bool) -> float:
+    """The data path alone (no network): what each side pays to turn uint8 images into a batch of
+    augmented, normalised views."""
+    if reference:
+        it = iter(torch.utils.data.DataLoader(Views(images, simclr), batch_size=args.batch_size, shuffle=True,
+                                              drop_last=True, num_workers=args.workers))
+
+        def step():
+            return len(next(it)[0])
+    else:
+        gen, x = torch.Generator().manual_seed(args.seed), torch.as_tensor(images)
+        cfg = types.SimpleNamespace(augment="simclr")
+
+        def step():
+            idx = torch.randint(0, len(x), (args.batch_size,), generator=gen)
+            if simclr:
+                two_views(x[idx], cfg, gen)
+            else:
+                normalise(crop_flip(to_unit(x[idx].numpy()), gen))
+            return len(idx)
+    return timed(step, args.steps)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=4096)
@@ -163,6 +187,9 @@ def main(argv=None) -> None:
         ref, ours = fn(images, args, True), fn(images, args, False)
         print(f"{name:30s} reference {ref:7.0f} img/s   project {ours:7.0f} img/s   speed-up {ours / ref:.2f}x "
               f"(target >= 2x)")
+    for name, simclr in (("data path only, SimCLR views", True), ("data path only, crop + flip", False)):
+        ref, ours = data_only(images, args, True, simclr), data_only(images, args, False, simclr)
+        print(f"{name:30s} reference {ref:7.0f} img/s   project {ours:7.0f} img/s   speed-up {ours / ref:.2f}x")
 
 
 if __name__ == "__main__":
