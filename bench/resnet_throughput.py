@@ -87,20 +87,29 @@ def timed(step, steps: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def _batches(images, simclr: bool, args):
+    """The reference's endless iterator over DataLoader batches of per-sample torchvision views."""
+    return iter(torch.utils.data.DataLoader(Views(images, simclr), batch_size=args.batch_size, shuffle=True,
+                                            drop_last=True, num_workers=args.workers))
+
+
+def _update(opt, loss) -> None:
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
 def contrastive(images, args, reference: bool) -> float:
     torch.manual_seed(args.seed)
     model = RepresentationModel(args.width, 64, "resnet", args.blocks).train()
     opt = torch.optim.Adam(model.parameters(), lr=3e-4)
     if reference:
-        it = iter(torch.utils.data.DataLoader(Views(images, True), batch_size=args.batch_size, shuffle=True,
-                                              drop_last=True, num_workers=args.workers))
+        it = _batches(images, True, args)
 
         def step():
             v1, v2 = next(it)
             loss = nt_xent(model(v1), model(v2), 0.2)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            _update(opt, loss)
             return len(v1)
     else:
         gen, x = torch.Generator().manual_seed(args.seed), torch.as_tensor(images)
@@ -110,9 +119,7 @@ def contrastive(images, args, reference: bool) -> float:
             idx = torch.randint(0, len(x), (args.batch_size,), generator=gen)
             z = model(two_views(x[idx], cfg, gen))  # default layout for the ResNet (src/models/nets.py)
             loss = supcon_loss(z.view(2, len(idx), -1).transpose(0, 1), None, 0.2)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            _update(opt, loss)
             return len(idx)
     return timed(step, args.steps)
 
@@ -122,15 +129,12 @@ def supervised(images, args, reference: bool) -> float:
     model = make_classifier("resnet", 7, args.width, args.blocks).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     if reference:
-        it = iter(torch.utils.data.DataLoader(Views(images, False), batch_size=args.batch_size, shuffle=True,
-                                              drop_last=True, num_workers=args.workers))
+        it = _batches(images, False, args)
 
         def step():
             xb, yb = next(it)
             loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            _update(opt, loss)
             return len(xb)
     else:
         gen, x = torch.Generator().manual_seed(args.seed), torch.as_tensor(images)
@@ -140,9 +144,7 @@ def supervised(images, args, reference: bool) -> float:
             idx = torch.randint(0, len(x), (args.batch_size,), generator=gen)
             xb = normalise(crop_flip(to_unit(x[idx].numpy()), gen))
             loss = F.cross_entropy(model(xb), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            _update(opt, loss)
             return len(idx)
     return timed(step, args.steps)
 
@@ -151,8 +153,7 @@ def data_only(images, args, reference: bool, simclr: bool) -> float:
     """The data path alone (no network): what each side pays to turn uint8 images into a batch of
     augmented, normalised views."""
     if reference:
-        it = iter(torch.utils.data.DataLoader(Views(images, simclr), batch_size=args.batch_size, shuffle=True,
-                                              drop_last=True, num_workers=args.workers))
+        it = _batches(images, simclr, args)
 
         def step():
             return len(next(it)[0])
