@@ -66,7 +66,8 @@ def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = 
         save_candidates(round_name, prev, state, cands)
         save_json(paths.round_metrics(round_name, "acquire"),
                   {"strategy": strategy.name, "candidates": int(len(cands.order)),
-                   "batches": int(cands.batch[-1] + 1) if len(cands.batch) else 0, "seconds": seconds})
+                   "batches": int(cands.batch[-1] + 1) if len(cands.batch) else 0, "seconds": seconds,
+                   **strategy.info})
     log(f"{round_name}: {strategy.name} ranked {len(cands.order)} candidates; seconds {seconds}")
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.active.learners import BaselineLearner, RepresentationLearner, learner_for
+from src.active.learners import BaselineLearner, DDULearner, RepresentationLearner, learner_for
 from src.active.state import ActiveState
 from src.core import config
 from src.core.errors import DataError
@@ -13,7 +13,7 @@ from tests.test_config import write
 
 @pytest.mark.parametrize("strategy, family", [
     ("random", BaselineLearner), ("least_confidence", BaselineLearner), ("entropy", BaselineLearner),
-    ("random_cl", RepresentationLearner), ("distance_cl", RepresentationLearner)])
+    ("random_cl", RepresentationLearner), ("distance_cl", RepresentationLearner), ("ddu", DDULearner)])
 def test_family_follows_the_strategy(tmp_path, strategy, family):
     p = config.load(write(tmp_path, lambda d: d.update(strategy=strategy)))
     learner = learner_for(p)

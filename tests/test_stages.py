@@ -63,7 +63,7 @@ def test_all_stages_in_order(workdir):
     assert run_stage(pretrain) == 0
     pre = json.loads(paths.PRETRAIN_METRICS.read_text())
     assert pre["steps"] == 3 and np.isfinite(pre["loss_last"])  # ceil(166 / 64) steps for 1 epoch
-    for strategy in ("distance_cl", "random"):
+    for strategy in ("distance_cl", "ddu", "random"):
         set_strategy(strategy)
         run_rounds()
         summary = json.loads(paths.SUMMARY.read_text())
@@ -81,6 +81,12 @@ def test_all_stages_in_order(workdir):
             assert fin["representation"]["steps"] == 2  # ceil(0.5 * unlabeled / 64)
             r00 = json.loads(paths.round_metrics("r00", "annotate").read_text())
             assert r00["labeled_id"] >= 5 and r00["cost"] == r00["examined"]  # charged for all examined
+        elif strategy == "ddu":
+            assert ckpt["learner"] == "ddu" and "kmeans" not in acq["seconds"]
+            assert acq["density"]["classes"] >= 2 and np.isfinite(acq["density"]["uncertainty_range"]).all()
+            fin = json.loads(paths.round_metrics("r02", "finetune").read_text())
+            assert fin["spectral_norm"]["max_sigma"] <= 1.01 * fin["spectral_norm"]["coeff"]
+            assert set(load_npz(paths.outputs("r02"))) >= {"probs", "embeddings"}
         else:
             assert "rep" not in ckpt and "kmeans" not in acq["seconds"]
         assert summary["target_reached"] is False  # tiny params: target_id 1000

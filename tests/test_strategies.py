@@ -17,7 +17,7 @@ def fixture_state_and_probs(n=60, seed=0):
     state = ActiveState.empty(n)
     labeled = g.choice(n, 15, replace=False)
     state = state.with_labels(labeled, g.integers(0, K + 1, 15), 15.0, 0)
-    return state, {"probs": probs, "features": features}
+    return state, {"probs": probs, "features": features, "embeddings": features + g.normal(size=features.shape)}
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

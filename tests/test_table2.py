@@ -116,3 +116,17 @@ def test_record_without_cost_names_the_experiment(tmp_path, capsys):
     path.write_text(json.dumps(rows))
     assert main(["--json", str(path)]) == 2
     assert "metrics/summary.json of e1 has no cost" in capsys.readouterr().err
+
+
+def test_ddu_section_does_not_split_settings_but_its_values_do():
+    """Runs made before the `ddu` section existed, and runs of other strategies, share a setting with
+    DDU's runs; two DDU settings are two rows, each naming its params."""
+    ddu = {"ddu": {"coeff": 3.0}}
+    old = [{"revs": [run("e1", "random", 0, 90.0, 300.0)]}, {"revs": [run("e2", "entropy", 0, 88.0, 900.0, ddu)]}]
+    one = old + [{"revs": [run("e3", "ddu", 0, 89.0, 500.0, ddu)]}, {"revs": [run("e4", "ddu", 1, 91.0, 520.0, ddu)]}]
+    table = markdown(collect([{"rev": "main", "experiments": one}]))
+    assert "| DDU | 2 (0,1) | 90.00 ± 1.41 |" in table and "[params" not in table
+    two = one + [{"revs": [run("e5", "ddu", 0, 80.0, 700.0, {"ddu": {"coeff": 1.0}})]}]
+    groups = collect([{"rev": "main", "experiments": two}])
+    assert sorted(len(runs) for (s, _), runs in groups.items() if s == "ddu") == [1, 2]
+    assert markdown(groups).count("| DDU [params") == 2

@@ -2,6 +2,9 @@
 
 - `BaselineLearner` (Random, LC, Entropy): the three-conv classifier with K + 1 outputs, trained
   from scratch every round; the strategy reads its pool `probs`.
+- `DDULearner` (DDU): the baselines' recipe on DDU's network, the residual classifier with
+  spectrally normalised convolutions; the strategy reads its pool `probs` and `embeddings`
+  (penultimate features, where DDU fits its density).
 - `RepresentationLearner` (the paper's method, Random(CL) and Distance(CL)): the representation
   model (stage 0: `pretrain`, without labels) continues every round on both pools (Eq. 2, labeled
   non-iD = class K); a copy of its encoder with a new linear K + 1 head is finetuned on the labeled
@@ -26,7 +29,7 @@ from src.core.io import save_torch
 from src.models.nets import memory_format
 from src.models.representation import (REPRESENTATION, RepresentationModel, classifier_from, extract_features,
                                        load_representation, save_representation)
-from src.models.supervised import predict_probs, train_classifier
+from src.models.supervised import predict_probs, predict_probs_and_embeddings, train_classifier
 
 
 class Learner:
@@ -78,6 +81,33 @@ class BaselineLearner(Learner):
     def save(self, path) -> Path:
         return save_torch(path, {"learner": self.name, "config": to_dict(self.p.classifier),
                                  "state_dict": cpu_state(self.classifier)})
+
+
+class DDULearner(BaselineLearner):
+    name = "ddu"
+
+    def fit(self, state, images_u8, train_idx, round_name, prev) -> dict:
+        from src.models.nets import make_ddu_classifier
+        from src.models.spectral import largest_singular_values
+
+        p, k1 = self.p, self.p.active.num_classes + 1
+        in_channels = 1 if images_u8.ndim == 3 else images_u8.shape[-1]
+        self.classifier = train_classifier(
+            images_u8[train_idx], state.labels[train_idx], p.classifier, k1, p.seed, f"{round_name}-train",
+            make_model=lambda: make_ddu_classifier(k1, p.ddu.width, p.ddu.blocks, in_channels, p.ddu.coeff,
+                                                   p.ddu.power_iterations))
+        sigmas = largest_singular_values(self.classifier)
+        return {"seconds": {}, "spectral_norm": {"coeff": p.ddu.coeff, "layers": len(sigmas),
+                                                 "max_sigma": round(max(sigmas), 4)}}
+
+    def pool_outputs(self, images_u8) -> dict:
+        """Class probabilities (the aux filter) and the penultimate features (the density), one pass."""
+        probs, emb = predict_probs_and_embeddings(self.classifier, images_u8, self.eval_batch_size)
+        return {"probs": probs, "embeddings": emb}
+
+    def save(self, path) -> Path:
+        config = {**to_dict(self.p.classifier), "ddu": to_dict(self.p.ddu)}
+        return save_torch(path, {"learner": self.name, "config": config, "state_dict": cpu_state(self.classifier)})
 
 
 class RepresentationLearner(Learner):
@@ -132,12 +162,12 @@ class RepresentationLearner(Learner):
                                    state_dict=cpu_state(self.classifier))
 
 
-FAMILIES = {"probs": BaselineLearner, "features": RepresentationLearner}
+FAMILIES = {"features": RepresentationLearner, "embeddings": DDULearner}
 
 
 def learner_for(p: Params) -> Learner:
-    """The learner family whose pool outputs the strategy reads (a strategy reading none, Random,
-    gets the baseline classifier)."""
+    """The learner family whose pool outputs the strategy reads beyond `probs`, which every
+    classifier gives (a strategy reading only probs gets the baseline classifier)."""
     needs = get_strategy(p.strategy).needs
     families = {FAMILIES[n] for n in needs if n in FAMILIES} or {BaselineLearner}
     if len(families) != 1:

@@ -40,6 +40,7 @@ class Strategy:
     name: str = ""
     needs: frozenset = frozenset()
     seconds: dict = {}  # timings of the last rank() call by part (the cluster strategies: "kmeans")
+    info: dict = {}  # what the last rank() call fitted, for the acquire metrics (DDU: the density)
 
     def __init__(self, quota: int = 10, num_classes: int = 10):
         self.quota, self.num_classes = quota, num_classes
@@ -74,6 +75,8 @@ def from_params(p, quota: int | None = None) -> Strategy:
         opts["n_init"] = p.cluster.n_init
     if issubclass(cls, DistanceCL):
         opts["no_non_id_radius"] = p.cluster.no_non_id_radius
+    if issubclass(cls, DDU):
+        opts.update(covariance=p.ddu.covariance, density_classes=p.ddu.density_classes)
     return cls(**opts)
 
 
@@ -90,10 +93,15 @@ class AuxFilteredScore(Strategy):
     def score(self, probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
+    def candidate_scores(self, state: ActiveState, outputs: dict, cand: np.ndarray, probs: np.ndarray,
+                         rng: np.random.Generator) -> np.ndarray:
+        """Scores of the unlabeled rows `cand` (their softmax is `probs`); by default from `probs` alone."""
+        return self.score(probs, rng)
+
     def rank(self, state, outputs, rng):
         cand = state.unlabeled
         probs = np.asarray(outputs["probs"], dtype=np.float64)[cand]
-        score = self.score(probs, rng)
+        score = self.candidate_scores(state, outputs, cand, probs, rng)
         tiebreak = rng.random(len(cand))
         aux = probs.argmax(1) == probs.shape[1] - 1
         order = np.lexsort((tiebreak, -score, aux))  # last key sorts first: non-aux first
@@ -127,6 +135,52 @@ class Entropy(AuxFilteredScore):
     def score(self, probs, rng):
         p = np.clip(probs, 1e-12, 1.0)
         return -(p * np.log(p)).sum(1)
+
+
+@register
+class DDU(AuxFilteredScore):
+    """DDU (Mukhoti et al. 2021): high epistemic uncertainty first - the negative log density of a
+    sample's `embeddings` (penultimate features of the spectrally normalised classifier) under
+    Gaussian discriminant analysis fitted on the labeled samples' embeddings (src/active/density.py)
+    - after the auxiliary-class filter. `density_classes`: `all` fits one Gaussian per label the
+    classifier trains on, the K classes and the non-iD class K (DDU fits its classifier's
+    training classes); `id` fits the K iD classes only, so the density measures familiarity with
+    the iD data alone."""
+
+    name = "ddu"
+    needs = frozenset({"probs", "embeddings"})
+
+    def __init__(self, quota: int = 10, num_classes: int = 10, covariance: str = "ledoit_wolf",
+                 density_classes: str = "all"):
+        super().__init__(quota, num_classes)
+        from src.active.density import COVARIANCES
+
+        if covariance not in COVARIANCES:
+            raise ConfigError(f"ddu: covariance must be one of {', '.join(COVARIANCES)}, got {covariance!r}.")
+        if density_classes not in ("all", "id"):
+            raise ConfigError(f"ddu: density_classes must be all or id, got {density_classes!r}.")
+        self.covariance, self.density_classes = covariance, density_classes
+
+    def candidate_scores(self, state, outputs, cand, probs, rng):
+        from src.active.density import epistemic_uncertainty, fit_gda
+
+        emb = np.asarray(outputs["embeddings"])
+        lab = state.labeled
+        y = state.labels[lab]
+        if self.density_classes == "id":
+            lab, y = lab[y != self.num_classes], y[y != self.num_classes]
+        t0 = time.perf_counter()
+        try:
+            gda = fit_gda(emb[lab], y, self.covariance)
+        except ValueError as exc:
+            raise ConfigError(f"ddu: cannot fit the density on the {len(lab)} labeled samples ({exc}); raise "
+                              f"active.init_id.") from None
+        score = epistemic_uncertainty(gda, emb[cand])
+        self.info = {"density": {"seconds": round(time.perf_counter() - t0, 2), "classes": len(gda.classes),
+                                 "borrowed": gda.borrowed, "covariance": self.covariance,
+                                 "jitter": gda.jitter, "feature_scale": gda.scale,
+                                 "uncertainty_range": [float(score.min()), float(score.max())] if len(score) else []}}
+        return score
 
 
 class ClusterStrategy(Strategy):

@@ -109,6 +109,16 @@ class ClassifierConfig:
 
 
 @dataclass(frozen=True)
+class DDUConfig:
+    width: int  # DDU's network: the residual classifier (classifier's schedule) with spectral norm
+    blocks: list  # residual blocks per stage (ResNet-18-SN: width 64, [2, 2, 2, 2])
+    coeff: float  # every convolution's largest singular value is kept <= coeff (DDU: 3)
+    power_iterations: int  # power-iteration steps per training forward (torch's default: 1)
+    covariance: str  # ledoit_wolf (shrinkage, full rank for few samples) | jitter (sample covariance)
+    density_classes: str  # all (the K classes and non-iD class K, as trained) | id (the K classes)
+
+
+@dataclass(frozen=True)
 class ContrastiveConfig:
     seed: int  # pretraining seed (stage 0 representation; rounds continue with the AL seed)
     arch: str  # encoder: convnet | resnet (the CL classifier is this encoder + a linear head)
@@ -172,6 +182,7 @@ class Params:
     pool: PoolConfig
     active: ActiveConfig
     classifier: ClassifierConfig
+    ddu: DDUConfig
     contrastive: ContrastiveConfig
     cl_classifier: CLClassifierConfig
     cluster: ClusterConfig
@@ -189,6 +200,7 @@ CHOICES = {("data", "source"): ("auto", "local", "download"),
            ("classifier", "augment"): ("none", "crop_flip"), ("cl_classifier", "augment"): ("none", "crop_flip"),
            ("contrastive", "augment"): ("affine", "simclr"),
            ("cluster", "features"): ("encoder", "projection"),
+           ("ddu", "covariance"): ("ledoit_wolf", "jitter"), ("ddu", "density_classes"): ("all", "id"),
            ("cluster", "stage0"): ("strategy", "random")}
 
 
@@ -377,6 +389,7 @@ RANGES = {
     "classifier.grad_clip": RATE, "classifier.label_smoothing": SMOOTHING, "classifier.eval_batch_size": COUNT,
     "classifier.blocks": BLOCKS, "classifier.momentum": MOMENTUM,
     "contrastive.blocks": BLOCKS, "cl_classifier.momentum": MOMENTUM,
+    "ddu.width": COUNT, "ddu.blocks": BLOCKS, "ddu.coeff": RATE, "ddu.power_iterations": COUNT,
     "pool.id_classes": NAMES, "pool.ambiguous_classes": NAMES,
     "contrastive.seed": SEED, "contrastive.width": COUNT, "contrastive.proj_dim": COUNT,
     "contrastive.temperature": RATE, "contrastive.lr": RATE, "contrastive.weight_decay": PENALTY,

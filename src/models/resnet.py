@@ -46,11 +46,12 @@ def encoder_dim(width: int, blocks: tuple) -> int:
 
 
 class ResNetClassifier(nn.Module):
-    """(B, 3, 32, 32) -> logits (B, num_outputs)."""
+    """(B, C, H, W) -> logits (B, num_outputs); C = 3 for the natural benchmarks, 1 for DDU's
+    MixMNIST network (global average pooling takes any image size)."""
 
-    def __init__(self, num_outputs: int, width: int = 64, blocks: tuple = (2, 2, 2, 2)):
+    def __init__(self, num_outputs: int, width: int = 64, blocks: tuple = (2, 2, 2, 2), in_channels: int = 3):
         super().__init__()
-        self.features = resnet_encoder(width, tuple(blocks))
+        self.features = resnet_encoder(width, tuple(blocks), in_channels)
         self.head = nn.Linear(encoder_dim(width, tuple(blocks)), num_outputs)
 
     def forward(self, x):

@@ -74,6 +74,20 @@ def predict_probs(model, images_u8: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 
 
+@torch.no_grad()
+def predict_probs_and_embeddings(model, images_u8: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """One pass of a classifier with `.features` and `.head`: softmax over the K + 1 outputs (float32
+    (N, K + 1)) and the penultimate features the head reads (float32 (N, D))."""
+    model.eval()
+    device, fmt = next(model.parameters()).device, memory_format(model)
+    probs, feats = [], []
+    for s in range(0, len(images_u8), batch_size):
+        f = model.features(to_input(images_u8[s:s + batch_size]).to(device, memory_format=fmt))
+        probs.append(torch.softmax(model.head(f), 1).cpu().numpy())
+        feats.append(f.cpu().numpy())
+    return np.concatenate(probs).astype(np.float32), np.concatenate(feats).astype(np.float32)
+
+
 def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     """Top-1 over all K + 1 outputs: predicting non-iD for an iD test image counts as wrong."""
     return float((probs.argmax(1) == np.asarray(labels)).mean())

@@ -26,7 +26,7 @@ import yaml
 from src.core import paths
 from src.core.log import log
 
-STRATEGIES = ["random", "least_confidence", "entropy", "random_cl", "distance_cl"]
+STRATEGIES = ["random", "least_confidence", "entropy", "ddu", "random_cl", "distance_cl"]
 COPIED = {"summary.json": paths.SUMMARY, "curve.csv": paths.CURVE_CSV, "rounds.csv": paths.ROUNDS_CSV}
 
 

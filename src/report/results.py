@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import math
 import sys
@@ -25,7 +24,8 @@ import yaml
 from src.core.errors import DataError
 from src.core.io import save_figure, save_text, stage_outputs
 from src.report.budget import accuracy_at
-from src.report.table2 import PAPER_MIXCIFAR60, PAPER_MIXMNIST, REQUIRED, _fmt, paper_rows
+from src.report.table2 import (LABELS, PAPER_MIXCIFAR60, PAPER_MIXMNIST, REQUIRED, _fmt, needs_setting_label,
+                               paper_rows, setting_of)
 
 PAPER_NOTE = {"MixMNIST": "MixMNIST: 93,724-image pool, full-size models",
               "MixCIFAR60": "MixCIFAR60: 60,000-image pool, ResNet-18, 2,000 iD per round up to 20,000; the "
@@ -59,10 +59,8 @@ def load_runs(folder: Path) -> list[dict]:
         if absent:
             raise DataError(f"{d}: the run lacks {', '.join(absent)} (summary.json / params.yaml from an older "
                             f"version?); rerun the grid command to redo it, or delete the folder.")
-        rest = {k: v for k, v in params.items() if k not in ("strategy", "seed")}
-        setting = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:6]
         runs.append({"name": d.name, "strategy": params["strategy"], "seed": params["seed"],
-                     "setting": setting, "summary": summary, "curve": curve, "params": params})
+                     "setting": setting_of(params), "summary": summary, "curve": curve, "params": params})
     if not runs:
         raise DataError(f"{folder}/runs: no runs. Make them with `python -m src.report.grid {folder}`.")
     return runs
@@ -72,13 +70,13 @@ def groups(runs: list[dict]) -> dict[tuple[str, str], list[dict]]:
     out: dict[tuple[str, str], list[dict]] = {}
     for r in runs:
         out.setdefault((r["strategy"], r["setting"]), []).append(r)
-    rank = {s: i for i, s in enumerate(PAPER_MIXMNIST)}
-    return dict(sorted(out.items(), key=lambda kv: (kv[0][1], rank.get(kv[0][0], len(rank)), kv[0][0])))
+    rank = {s: i for i, s in enumerate(PAPER_MIXCIFAR60)}  # the paper's row order, DDU included
+    return dict(sorted(out.items(), key=lambda kv: (kv[0][1].split("+")[0], rank.get(kv[0][0], len(rank)), kv[0])))
 
 
 def table(runs: list[dict]) -> str:
     g = groups(runs)
-    settings = {s for _, s in g}
+    labelled = needs_setting_label(g)
     first = next(iter(g.values()))[0]["summary"]
     budgets = [k for k in first if k.startswith("acc_at_")]
     paper, paper_name = paper_rows(runs[0]["params"].get("benchmark"))
@@ -86,8 +84,8 @@ def table(runs: list[dict]) -> str:
             + ["AUC log-cost", "iD precision", "target reached", "paper Acc.", "paper Cost", "paper Cost/Acc."])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (strategy, setting), rs in g.items():
-        label, p_acc, p_cost, p_cpa = paper.get(strategy, (strategy, None, None, None))
-        if len(settings) > 1:
+        label, p_acc, p_cost, p_cpa = paper.get(strategy, (LABELS.get(strategy, strategy), None, None, None))
+        if labelled:
             label = f"{label} [params {setting}]"
         col = lambda key: [r["summary"].get(key) for r in rs]  # noqa: E731
         reached = sum(bool(r["summary"].get("target_reached")) for r in rs)

@@ -42,6 +42,29 @@ PAPER_MIXCIFAR60 = {  # Table 2 of the paper, MixCIFAR60 (ResNet-18, 60,000-imag
 }
 
 
+LABELS = {"ddu": "DDU"}  # strategies without a row in a paper table (DDU on MixMNIST)
+OWN_SECTIONS = {"ddu": ("ddu",)}  # params sections that only one strategy reads
+
+
+def setting_of(params: dict) -> str:
+    """Which runs may be averaged together: a short hash of every param but strategy, seed and the
+    sections only some strategy reads, so the runs of every strategy under one profile share it
+    (also runs made before such a section existed); a strategy's own sections add a suffix
+    ("3f2a1c+9b0e"), so two DDU settings are never averaged together."""
+    own = {name for names in OWN_SECTIONS.values() for name in names}
+    rest = {k: v for k, v in params.items() if k not in ("strategy", "seed") and k not in own}
+    setting = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:6]
+    mine = {k: params[k] for k in OWN_SECTIONS.get(params.get("strategy"), ()) if k in params}
+    suffix = hashlib.sha256(json.dumps(mine, sort_keys=True).encode()).hexdigest()[:4] if mine else ""
+    return setting + ("+" + suffix if suffix else "")
+
+
+def needs_setting_label(keys) -> bool:
+    """Rows must name their params setting when the table mixes profiles or two settings of one strategy."""
+    keys = list(keys)
+    return len({s.split("+")[0] for _, s in keys}) > 1 or len({k for k, _ in keys}) < len(keys)
+
+
 def paper_rows(benchmark: str | None) -> tuple[dict, str]:
     """The paper's Table 2 rows to print beside a benchmark's runs, and which benchmark they are:
     MixCIFAR60's for MixCIFAR60 and its offline stand-in, MixMNIST's otherwise."""
@@ -92,9 +115,7 @@ def collect(exp_show: list, workspace: bool = False, committed: bool = False) ->
             raise UserError(f"{SUMMARY_FILE} of {name} has no {', '.join(absent)}: made by an older version of the "
                             f"report stage. Rerun that experiment (`dvc exp run`), or remove it (`dvc exp remove "
                             f"{name}`).")
-        rest = {k: v for k, v in params.items() if k not in ("strategy", "seed")}
-        setting = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:6]
-        groups.setdefault((params["strategy"], setting), []).append(
+        groups.setdefault((params["strategy"], setting_of(params)), []).append(
             {"name": name, "seed": params.get("seed"), "benchmark": params.get("benchmark", "mixmnist"), **metrics})
     return groups
 
@@ -110,16 +131,16 @@ def _fmt(values, digits: int) -> str:
 
 
 def markdown(groups: dict[tuple[str, str], list[dict]]) -> str:
-    settings = sorted({setting for _, setting in groups})
+    labelled = needs_setting_label(groups)
     lines = ["| Acquisition | runs (seeds) | Acc. (%) | Cost | Cost/Acc. | iD precision "
              "| paper Acc. | paper Cost | paper Cost/Acc. |",
              "|---|---|---|---|---|---|---|---|---|"]
     rank = {s: i for i, s in enumerate(PAPER_MIXCIFAR60)}
-    for strategy, setting in sorted(groups, key=lambda k: (k[1], rank.get(k[0], len(rank)), k[0])):
+    for strategy, setting in sorted(groups, key=lambda k: (k[1].split("+")[0], rank.get(k[0], len(rank)), k)):
         runs = groups[(strategy, setting)]
         paper, _ = paper_rows(runs[0].get("benchmark"))
-        label, p_acc, p_cost, p_cpa = paper.get(strategy, (strategy, None, None, None))
-        if len(settings) > 1:  # several param settings: say which row is which
+        label, p_acc, p_cost, p_cpa = paper.get(strategy, (LABELS.get(strategy, strategy), None, None, None))
+        if labelled:  # several param settings: say which row is which
             label = f"{label} [params {setting}]"
         seeds = ",".join(str(r["seed"]) for r in runs)
         paper = ([f"{p_acc:.2f}", f"{p_cost:,}", f"{p_cpa:.2f}"] if p_acc is not None else ["-", "-", "-"])
