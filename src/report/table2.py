@@ -46,12 +46,36 @@ LABELS = {"ddu": "DDU"}  # strategies without a row in a paper table (DDU on Mix
 OWN_SECTIONS = {"ddu": ("ddu",)}  # params sections that only one strategy reads
 
 
+# Params added after runs were recorded, each with the value that does what the code did before the
+# key existed (the natural-image benchmarks' switch): a run's params.yaml without the key is read as
+# having this value, so runs recorded before and after the key of one profile group together.
+ADDED_PARAMS = {"benchmark": "mixmnist", "pool.id_classes": None, "pool.ambiguous_classes": None,
+                "classifier.arch": "convnet", "classifier.blocks": [2, 2, 2, 2], "classifier.optimizer": "adam",
+                "classifier.momentum": 0.0, "classifier.augment": "none", "contrastive.arch": "convnet",
+                "contrastive.blocks": [2, 2, 2, 2], "contrastive.augment": "affine",
+                "cl_classifier.optimizer": "adam", "cl_classifier.momentum": 0.0, "cl_classifier.augment": "none"}
+
+
+def with_added_params(params: dict) -> dict:
+    """`params` with every absent key of ADDED_PARAMS filled in (a copy; present keys win)."""
+    out = json.loads(json.dumps(params))
+    for dotted, value in ADDED_PARAMS.items():
+        *parents, key = dotted.split(".")
+        node = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and key not in node:
+            node[key] = value
+    return out
+
+
 def setting_of(params: dict) -> str:
     """Which runs may be averaged together: a short hash of every param but strategy, seed and the
     sections only some strategy reads, so the runs of every strategy under one profile share it
-    (also runs made before such a section existed); a strategy's own sections add a suffix
-    ("3f2a1c+9b0e"), so two DDU settings are never averaged together."""
+    (also runs made before such a section or an ADDED_PARAMS key existed); a strategy's own
+    sections add a suffix ("3f2a1c+9b0e"), so two DDU settings are never averaged together."""
     own = {name for names in OWN_SECTIONS.values() for name in names}
+    params = with_added_params(params)
     rest = {k: v for k, v in params.items() if k not in ("strategy", "seed") and k not in own}
     setting = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:6]
     mine = {k: params[k] for k in OWN_SECTIONS.get(params.get("strategy"), ()) if k in params}
