@@ -130,3 +130,35 @@ def test_ddu_section_does_not_split_settings_but_its_values_do():
     groups = collect([{"rev": "main", "experiments": two}])
     assert sorted(len(runs) for (s, _), runs in groups.items() if s == "ddu") == [1, 2]
     assert markdown(groups).count("| DDU [params") == 2
+
+
+def test_runs_recorded_before_added_params_group_with_runs_after():
+    """A run whose params.yaml predates the benchmark switch (no `benchmark`, no classifier.arch ...)
+    shares its setting with a run that spells out the values the old code used; another value
+    of such a key is another setting."""
+    from src.report.table2 import ADDED_PARAMS, setting_of, with_added_params
+
+    old = {"strategy": "random", "seed": 0, "classifier": {"width": 8}, "contrastive": {"width": 8},
+           "cl_classifier": {"epochs": 30}, "pool": {"n_id": 20000}}
+    new = with_added_params(old)
+    assert new["benchmark"] == "mixmnist" and new["classifier"]["arch"] == "convnet" and "arch" not in old["classifier"]
+    assert setting_of(old) == setting_of({**new, "strategy": "ddu", "ddu": {"width": 16}}).split("+")[0]
+    other = json.loads(json.dumps(new))
+    other["classifier"]["optimizer"] = "sgd"
+    assert setting_of(other) != setting_of(old)
+
+
+def test_added_params_are_the_mixmnist_profiles_values():
+    """Every ADDED_PARAMS key is a param of today's params.yaml (MixMNIST quick), with that value."""
+    from pathlib import Path
+
+    import yaml
+
+    from src.report.table2 import ADDED_PARAMS
+
+    params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    for dotted, value in ADDED_PARAMS.items():
+        node = params
+        for part in dotted.split("."):
+            node = node[part]
+        assert node == value, dotted
