@@ -138,3 +138,22 @@ def test_tune_command_flow_resumes_and_restores_params(tmp_path, monkeypatch):
     assert "| 0.75 **(best)** |" in (tmp_path / "out" / "cluster.no_non_id_radius.md").read_text()
     assert tune.main(argv) == 0 and len(calls) == 2  # resumed: nothing rerun
     assert tune.main(["out", "--knob", "cluster.radius", "--values", "1"]) == 2
+
+
+def test_grid_warns_on_a_detached_head(tmp_path, monkeypatch, capsys):
+    """A killed `dvc exp run` leaves HEAD detached; the grid says so before recording commits."""
+    import subprocess
+
+    from src.report.grid import git_commit
+
+    monkeypatch.chdir(tmp_path)
+    git = lambda *a: subprocess.run(["git", *a], check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "one")
+    head = git_commit()
+    out = capsys.readouterr()
+    assert "detached" not in out.err + out.out
+    git("checkout", "-q", "--detach")
+    assert git_commit() == head
+    out = capsys.readouterr()
+    assert "HEAD is detached" in out.err + out.out

@@ -109,6 +109,10 @@ def git_commit() -> str:
     if dirty:
         log(f"WARNING: uncommitted changes in code ({dirty.splitlines()[0]} ...): run.json will record "
             f"commit {commit[:8]}, which is not the code these runs use. Commit first.")
+    if subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], capture_output=True).returncode != 0:
+        log(f"WARNING: HEAD is detached at {commit[:8]}, not on a branch. A `dvc exp run` that was killed "
+            f"leaves it so, and commits made now belong to no branch. If that is what happened, stop "
+            f"and run `git checkout <your branch>` (`git reflog` shows where it was).")
     return commit
 
 
