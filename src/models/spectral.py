@@ -8,7 +8,8 @@ state-dict layout) and changes only that last division.
 
 As in torch (and Miyato et al.), a convolution's sigma is that of its weight reshaped to
 (out channels, in channels x kh x kw); DDU's own code power-iterates the convolution operator on
-the input size instead, a tighter bound that costs a convolution per step. DDU normalises the
+the input size instead (the layer's exact norm, which can exceed the reshaped matrix's), at the
+cost of a convolution per step. DDU normalises the
 convolutions of the feature extractor, not the batch norms nor the final linear layer; so does
 `spectral_normalise`.
 """
