@@ -138,18 +138,13 @@ def test_spectral_norm_keeps_sigma_at_or_under_the_coefficient(in_channels, size
 
 
 def test_ddu_learner_outputs_and_checkpoint(tmp_path):
-    from src.active.learners import learner_for
+    from tests.test_learners import fit_tiny
 
     def tiny(d):
         d["strategy"] = "ddu"
         d["classifier"].update(epochs=2, batch_size=8, milestones=[1])
         d["ddu"].update(width=4, blocks=[1, 1])
-    p = config.load(write(tmp_path, tiny))
-    g = np.random.default_rng(0)
-    images = g.integers(0, 255, (30, 28, 28)).astype(np.uint8)
-    state = ActiveState.empty(30).with_labels(np.arange(12), np.arange(12) % 11, 12.0, 0)
-    learner = learner_for(p)
-    extra = learner.fit(state, images, np.arange(12), "r00", None)
+    learner, images, extra = fit_tiny(tmp_path, tiny)
     assert extra["spectral_norm"]["max_sigma"] <= 3.0 * 1.01 and extra["spectral_norm"]["layers"] == 6
     out = learner.pool_outputs(images)
     assert set(out) == {"probs", "embeddings"}

@@ -20,16 +20,22 @@ def test_family_follows_the_strategy(tmp_path, strategy, family):
     assert type(learner) is family and learner.pretrained == (family is RepresentationLearner)
 
 
-def test_baseline_learner_round_trip_and_refused_as_representation(tmp_path):
-    def tiny(d):
-        d["classifier"].update(width=2, epochs=1, batch_size=8, milestones=[1])
-        d["strategy"] = "random"
-    p = config.load(write(tmp_path, tiny))
+def fit_tiny(tmp_path, mutate):
+    """The learner of params.yaml changed by `mutate`, fitted as r00 on 12 of 30 random 28x28 images
+    (labels 0..10): (learner, images, extra metrics)."""
+    p = config.load(write(tmp_path, mutate))
     g = np.random.default_rng(0)
     images = g.integers(0, 255, (30, 28, 28)).astype(np.uint8)
     state = ActiveState.empty(30).with_labels(np.arange(12), np.arange(12) % 11, 12.0, 0)
     learner = learner_for(p)
-    extra = learner.fit(state, images, np.arange(12), "r00", None)
+    return learner, images, learner.fit(state, images, np.arange(12), "r00", None)
+
+
+def test_baseline_learner_round_trip_and_refused_as_representation(tmp_path):
+    def tiny(d):
+        d["classifier"].update(width=2, epochs=1, batch_size=8, milestones=[1])
+        d["strategy"] = "random"
+    learner, images, extra = fit_tiny(tmp_path, tiny)
     out = learner.pool_outputs(images)
     assert set(out) == {"probs"} and out["probs"].shape == (30, 11) and "seconds" in extra
     np.testing.assert_allclose(out["probs"].sum(1), 1.0, rtol=1e-5)
