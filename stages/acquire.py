@@ -3,11 +3,14 @@ outputs (class probabilities; for the CL strategies, features of the representat
 
 When state prev already holds `active.target_id` labeled iD (the stopping rule), nothing is
 ranked: the candidates file is empty and the metrics say `finished`. The candidates file records
-the round it is for and the digest of state prev, which annotate checks."""
+the round it is for and the digest of state prev, which annotate checks. The first candidates
+(`annotation.max_queries`, whole passes) are listed for a person in annotations/rNN/ (queries.csv,
+contact sheets), whichever the oracle: the file oracle's annotator answers them."""
 import time
 
 import numpy as np
 
+from src.active.annotations import publish_queries, queries_csv
 from src.active.loop import check_round_args, finished_metrics, load_state, reached_target, save_candidates
 from src.active.strategies import Candidates, from_params
 from src.core import config, paths
@@ -15,6 +18,7 @@ from src.core.errors import DataError, UserError
 from src.core.io import load_npz, save_json, stage_outputs
 from src.core.log import log
 from src.core.seeding import rng
+from src.data.pool import load_pool, pool_files
 
 
 def check_outputs(outputs: dict, state, needs: set, name: str, p) -> None:
@@ -46,10 +50,15 @@ def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = 
     check_round_args("acquire", round_name, prev, p.rounds, params_path)
     strategy = from_params(p)
     state = load_state(prev, p)
-    with stage_outputs(paths.candidates(round_name), paths.round_metrics(round_name, "acquire")):
+    pool = load_pool(paths.POOL_NPZ, ("images",))
+    pool.update(pool_files(paths.POOL_NPZ))
+    names = config.class_names(p)
+    with stage_outputs(paths.candidates(round_name), paths.round_metrics(round_name, "acquire"),
+                       queries_csv(round_name)):
         if reached_target(state, p.active):
             empty = np.zeros(0, np.int64)
             save_candidates(round_name, prev, state, Candidates(empty, empty))
+            publish_queries(round_name, Candidates(empty, empty), pool, None, names, p.annotation)
             save_json(paths.round_metrics(round_name, "acquire"),
                       {"strategy": strategy.name, **finished_metrics(state, p.active), "candidates": 0,
                        "batches": 0, "seconds": {}})
@@ -64,6 +73,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = 
         seconds = dict(strategy.seconds)
         seconds["select"] = round(t2 - t1 - seconds.get("kmeans", 0.0), 2)
         save_candidates(round_name, prev, state, cands)
+        publish_queries(round_name, cands, pool, outputs.get("probs"), names, p.annotation)
         save_json(paths.round_metrics(round_name, "acquire"),
                   {"strategy": strategy.name, "candidates": int(len(cands.order)),
                    "batches": int(cands.batch[-1] + 1) if len(cands.batch) else 0, "seconds": seconds,

@@ -11,7 +11,7 @@ from src.data.benchmarks import fetch
 def main(params_path: str = "params.yaml") -> None:
     p = config.load(params_path)
     raw = Path(p.data.raw_dir)
-    source, ood, manifest = fetch(p.benchmark, raw, p.data)
+    source, ood, manifest = fetch(p.benchmark, raw, p.data, p.folder)
     log(f"{p.benchmark}: source {len(source['train_images'])} train / {len(source['test_images'])} test images; "
         f"OoD {len(ood['images'])} images")
     with stage_outputs(paths.SOURCE_NPZ, paths.OOD_NPZ, paths.RAW_MANIFEST):

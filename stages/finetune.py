@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from src.active.loop import (check_oracle_labels, check_round_args, check_successor, finished_metrics, load_state,
+from src.active.loop import (check_labels_source, check_round_args, check_successor, finished_metrics, load_state,
                              reached_target)
 from src.core import config, paths
 from src.core.io import copy_file, load_npz, save_json, save_npz, stage_outputs
@@ -49,7 +49,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str | 
     pool = load_pool(paths.POOL_NPZ, ("images",), p.active.num_classes)  # + category, label (the K check)
     test, val = load_npz(paths.TEST_NPZ, keys=("images", "labels")), load_npz(paths.VAL_NPZ, keys=("images", "labels"))
     state.check_pool_size(len(pool["images"]), paths.state(round_name))
-    check_oracle_labels(state, pool, p.active.num_classes, paths.state(round_name))
+    check_labels_source(state, pool, p, paths.state(round_name))
     k = p.active.num_classes
     train_idx = training_set(state, k, p.active.non_id_ratio, round_rng(p.seed, round_name, "undersample"))
     learner = learner_for(p)
@@ -58,7 +58,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str | 
     t1 = time.perf_counter()
     outputs = learner.pool_outputs(pool["images"])  # what the next acquire reads
     t2 = time.perf_counter()
-    acc = accuracy(learner.predict_probs(test["images"]), test["labels"])
+    acc = accuracy(learner.predict_probs(test["images"]), test["labels"]) if len(test["labels"]) else None
     t3 = time.perf_counter()
     val_acc = accuracy(learner.predict_probs(val["images"]), val["labels"]) if len(val["labels"]) else None
     y = state.labels[train_idx]
@@ -75,8 +75,8 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str | 
                  state_digest=np.array(state.digest()))
         save_json(paths.round_metrics(round_name, "finetune"), metrics)
     log(f"{round_name}: {learner.name} learner trained on {len(train_idx)} ({metrics['train_non_id']} non-iD) in "
-        f"{t1 - t0:.1f}s, pool {'/'.join(outputs)} in {t2 - t1:.1f}s; test accuracy {acc:.4f} at cost "
-        f"{state.cost:g}")
+        f"{t1 - t0:.1f}s, pool {'/'.join(outputs)} in {t2 - t1:.1f}s; test accuracy "
+        f"{'- (no test set)' if acc is None else f'{acc:.4f}'} at cost {state.cost:g}")
 
 
 if __name__ == "__main__":

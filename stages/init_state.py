@@ -1,37 +1,44 @@
-"""Stage init: stage-0 acquisition -> runs/state/r00.npz.
+"""Stage init: stage 0's examination order -> runs/candidates/r00.npz and the queries a person would
+answer (annotations/r00/); annotate_r00 then annotates it (quota active.init_id) into state r00.
 
-Baselines (and `cluster.stage0: random`): init_id random iD samples at cost init_id. Strategies
-whose learner is pretrained (the CL methods) with `cluster.stage0: strategy` (the paper): the
-strategy ranks the pool on the pretrained features and every sample examined until init_id iD
-are found is charged.
+Baselines (and `cluster.stage0: random`): with the simulated oracle, init_id random iD samples in
+one pass (cost init_id, as the paper); with the file oracle, which cannot see categories, the
+whole pool in random order. Strategies whose learner is pretrained (the CL methods) with
+`cluster.stage0: strategy` (the paper): the strategy ranks the pool on the pretrained features
+and every sample examined until init_id iD are found is charged.
 """
+import numpy as np
+
+from src.active.annotations import publish_queries, queries_csv, sheets_dir
 from src.active.learners import learner_for
-from src.active.loop import initial_state, initial_state_by_strategy
+from src.active.loop import save_candidates, stage0_candidates
+from src.active.state import ActiveState
 from src.active.strategies import from_params
 from src.core import config, paths
 from src.core.config import INITIAL_STATE
-from src.core.io import save_json, stage_outputs
+from src.core.io import stage_outputs
 from src.core.log import log
 from src.core.seeding import rng
-from src.data.pool import load_pool
+from src.data.pool import load_pool, pool_files
 
 
 def main(params_path: str = "params.yaml") -> None:
     p = config.load(params_path)
     learner = learner_for(p)
+    pool = load_pool(paths.POOL_NPZ, ("category", "label", "images"), p.active.num_classes)
+    pool.update(pool_files(paths.POOL_NPZ))
+    gen = rng(p.seed, "init")
     if learner.pretrained and p.cluster.stage0 == "strategy":
-        pool = load_pool(paths.POOL_NPZ, ("category", "label", "images"), p.active.num_classes)
         strategy = from_params(p, quota=p.active.init_id)
-        state, metrics = initial_state_by_strategy(pool, p.active, strategy, learner.stage0_outputs(pool["images"]),
-                                                   rng(p.seed, "init"))
+        cands = stage0_candidates(pool, p.active, gen, p.oracle, strategy, learner.stage0_outputs(pool["images"]))
     else:
-        pool = load_pool(paths.POOL_NPZ, ("category", "label"), p.active.num_classes)
-        state, metrics = initial_state(pool, p.active, rng(p.seed, "init"))
-    with stage_outputs(paths.state(INITIAL_STATE), paths.round_metrics(INITIAL_STATE, "annotate")):
-        state.save(paths.state(INITIAL_STATE))
-        save_json(paths.round_metrics(INITIAL_STATE, "annotate"), metrics)
-    log(f"stage 0 ({p.strategy}): {metrics['labeled_id']} iD labeled, {metrics['examined']} examined, "
-        f"cost {metrics['cost']:g}")
+        cands = stage0_candidates(pool, p.active, gen, p.oracle)
+    empty = ActiveState.empty(len(pool["category"]), pool["fingerprint"], answers=p.oracle == "file")
+    with stage_outputs(paths.candidates(INITIAL_STATE), queries_csv(INITIAL_STATE)):
+        save_candidates(INITIAL_STATE, "", empty, cands)
+        queries = publish_queries(INITIAL_STATE, cands, pool, None, config.class_names(p), p.annotation)
+    log(f"stage 0 ({p.strategy}): {len(cands.order)} candidates in {int(np.unique(cands.batch).size)} passes; "
+        f"{len(queries.order)} listed in {queries_csv(INITIAL_STATE)} ({sheets_dir(INITIAL_STATE)})")
 
 
 if __name__ == "__main__":

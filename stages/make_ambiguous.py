@@ -1,13 +1,14 @@
 """Stage make_ambiguous: 7:3 latent mixes of MNIST pairs kept iff the ensemble gives 2-3 classes."""
 from src.core import config, paths
-from src.core.config import NATURAL, NOT_MNIST
+from src.core.config import not_applicable_reason
 from src.core.io import load_npz, load_torch, save_json, save_npz, stage_outputs, write_not_applicable
 
 
 def main(params_path: str = "params.yaml") -> None:
     p = config.load(params_path)
-    if p.benchmark in NATURAL:  # MixMNIST only: a marker in under a second, torch never imported
-        write_not_applicable("make_ambiguous", p.benchmark, NOT_MNIST, paths.AMBIGUOUS_NPZ, paths.AMBIGUOUS_PNG, paths.AMBIGUOUS_METRICS)
+    if p.benchmark != "mixmnist":  # MixMNIST only: a marker in under a second, torch never imported
+        write_not_applicable("make_ambiguous", p.benchmark, not_applicable_reason(p.benchmark),
+                             paths.AMBIGUOUS_NPZ, paths.AMBIGUOUS_PNG, paths.AMBIGUOUS_METRICS)
         return
     cfg = p.ambiguous
     import torch

@@ -8,6 +8,9 @@ from src.core.io import save_figure, save_json, save_text, stage_outputs
 from src.core.log import log
 from src.report.curve import CURVE_COLUMNS, collect, curve_figure, summary, to_csv
 
+BENCHMARK_TITLES = {"mixmnist": "MixMNIST", "standin": "MixCIFAR stand-in", "mixcifar60": "MixCIFAR60",
+                    "folder": "folder pool"}
+
 
 def main(params_path: str = "params.yaml") -> None:
     p = config.load(params_path)
@@ -16,9 +19,11 @@ def main(params_path: str = "params.yaml") -> None:
     with stage_outputs(paths.SUMMARY, paths.CURVE_CSV, paths.ROUNDS_CSV, paths.CURVE_PNG):
         save_text(paths.CURVE_CSV, to_csv(rows, CURVE_COLUMNS))
         save_text(paths.ROUNDS_CSV, to_csv(rows, list(rows[0])))
-        save_figure(paths.CURVE_PNG, curve_figure(rows, f"MixMNIST, {p.strategy} (seed {p.seed})"))
+        save_figure(paths.CURVE_PNG, curve_figure(rows, f"{BENCHMARK_TITLES.get(p.benchmark, p.benchmark)}, "
+                                                        f"{p.strategy} (seed {p.seed})"))
         save_json(paths.SUMMARY, result)
-    log(f"{p.strategy}: accuracy {result['accuracy']:.2f}% at cost {result['cost']:g} "
+    acc = "-" if result["accuracy"] is None else f"{result['accuracy']:.2f}%"
+    log(f"{p.strategy}: accuracy {acc} at cost {result['cost']:g} "
         f"(cost/acc {result['cost_per_acc']}) with {result['labeled_id']} labeled iD after "
         f"{result['rounds']} rounds; iD precision {result['id_precision']}")
     if not result["target_reached"]:

@@ -1,13 +1,14 @@
 """Stage train_ensemble: ten differing MNIST classifiers -> weights and each one's test accuracy."""
 from src.core import config, paths
-from src.core.config import NATURAL, NOT_MNIST
+from src.core.config import not_applicable_reason
 from src.core.io import load_npz, save_json, save_torch, stage_outputs, write_not_applicable
 
 
 def main(params_path: str = "params.yaml") -> None:
     p = config.load(params_path)
-    if p.benchmark in NATURAL:  # MixMNIST only: a marker in under a second, torch never imported
-        write_not_applicable("train_ensemble", p.benchmark, NOT_MNIST, paths.ENSEMBLE_PT, paths.ENSEMBLE_METRICS)
+    if p.benchmark != "mixmnist":  # MixMNIST only: a marker in under a second, torch never imported
+        write_not_applicable("train_ensemble", p.benchmark, not_applicable_reason(p.benchmark),
+                             paths.ENSEMBLE_PT, paths.ENSEMBLE_METRICS)
         return
     cfg = p.ensemble
     from src.generate.classifiers import member_archs, state_of, train_ensemble

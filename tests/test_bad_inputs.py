@@ -42,6 +42,7 @@ def built(tmp_path_factory):
     try:
         for module in (fetch_data, train_vae, train_ensemble, make_ambiguous, build_pool, init_state):
             module.main()
+        annotate.main(round_name="r00", prev=None)
         finetune.main(round_name="r00")
         for r, prev in ROUNDS:
             acquire.main(round_name=r, prev=prev)

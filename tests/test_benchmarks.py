@@ -103,7 +103,7 @@ def test_standin_data_stages_and_a_cl_round(standin_dir):
     assert verify() == {"pool": stats["by_category"], "val": 4, "id_classes": 6, "ambiguous_classes": 4}
     manifest = json.loads(paths.RAW_MANIFEST.read_text())
     assert manifest["benchmark"] == "standin" and len(manifest["files"]["cifar10"]["sha256"]) == 64
-    for module, argv in ((pretrain, ()), (init_state, ()), (finetune, ("--round", "r00")),
+    for module, argv in ((pretrain, ()), (init_state, ()), (annotate, ("--round", "r00")), (finetune, ("--round", "r00")),
                          (acquire, ("--round", "r01", "--prev", "r00")), (annotate, ("--round", "r01", "--prev", "r00")),
                          (finetune, ("--round", "r01", "--prev", "r00"))):
         assert run_stage(module, *argv) == 0, (module.__name__, argv)
@@ -120,7 +120,7 @@ def test_standin_baseline_round_uses_the_resnet_with_crop_flip(standin_dir):
     _set(standin_dir, strategy="entropy")
     for module in DATA:
         assert run_stage(module) == 0, module.__name__
-    for module, argv in ((init_state, ()), (finetune, ("--round", "r00")),
+    for module, argv in ((init_state, ()), (annotate, ("--round", "r00")), (finetune, ("--round", "r00")),
                          (acquire, ("--round", "r01", "--prev", "r00")), (annotate, ("--round", "r01", "--prev", "r00"))):
         assert run_stage(module, *argv) == 0, (module.__name__, argv)
     probs = load_npz(paths.outputs("r00"))["probs"]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import yaml
 
+from src.active.annotations import labels_csv, queries_csv, sheets_dir
 from src.core import paths
 from tests.conftest import ROOT
 
@@ -54,10 +55,11 @@ def test_data_dag_shape():
 
 
 def test_rounds_chain():
-    assert ("build_pool", "init") in EDGES and ("init", "finetune_r00") in EDGES
+    assert {("build_pool", "init"), ("init", "annotate_r00"), ("annotate_r00", "finetune_r00")} <= EDGES
+    assert ("init", "finetune_r00") not in EDGES  # stage 0 reaches training through its annotation
     for key, item in PARAMS["rounds"].items():
         prev = item["prev"]
-        made_state = "init" if prev == "r00" else f"annotate@{prev}"
+        made_state = "annotate_r00" if prev == "r00" else f"annotate@{prev}"
         trained = "finetune_r00" if prev == "r00" else f"finetune@{prev}"
         assert {(made_state, f"acquire@{key}"), (trained, f"acquire@{key}"),
                 (f"acquire@{key}", f"annotate@{key}"), (made_state, f"annotate@{key}"),
@@ -84,9 +86,24 @@ def test_declared_paths_match_src_paths():
     for r in ["r00", *PARAMS["rounds"]]:
         constants |= {str(paths.model(r)), str(paths.outputs(r)), str(paths.round_metrics(r, "finetune"))}
         constants |= {str(paths.state(r)), str(paths.round_metrics(r, "annotate"))}
+        constants |= {str(paths.candidates(r)), str(queries_csv(r)), str(sheets_dir(r))}
         if r != "r00":
-            constants |= {str(paths.candidates(r)), str(paths.round_metrics(r, "acquire"))}
+            constants |= {str(paths.round_metrics(r, "acquire"))}
     assert declared == constants
+
+
+def test_annotate_reads_its_round_folder_only():
+    """annotate depends on its round's folder of annotations (the queries and the person's labels),
+    which that round's acquire (init for r00) creates: the folder always exists when DVC checks the
+    dependency, and no stage writes labels.csv."""
+    for key in ["r00", *PARAMS["rounds"]]:
+        stage = "annotate_r00" if key == "r00" else f"annotate@{key}"
+        maker = "init" if key == "r00" else f"acquire@{key}"
+        folder = str(queries_csv(key).parent)
+        assert folder in _paths(DVC[stage]["deps"]), stage
+        assert {o for o in set().union(*(outs(s) for s in DVC)) if o.startswith(folder + "/")} == outs(maker) & {
+            str(queries_csv(key)), str(sheets_dir(key))}, key
+        assert not any(str(labels_csv(key)) in outs(s) for s in DVC)
 
 
 def test_stage_scripts_and_params_exist():

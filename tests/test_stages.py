@@ -130,7 +130,8 @@ def set_strategy(name: str) -> None:
 
 
 def run_rounds() -> None:
-    assert run_stage(init_state) == 0 and run_stage(finetune, "--round", "r00") == 0
+    assert run_stage(init_state) == 0 and run_stage(annotate, "--round", "r00") == 0
+    assert run_stage(finetune, "--round", "r00") == 0
     for r, prev in (("r01", "r00"), ("r02", "r01"), ("r03", "r02")):
         assert run_stage(acquire, "--round", r, "--prev", prev) == 0
         assert run_stage(annotate, "--round", r, "--prev", prev) == 0
@@ -191,7 +192,8 @@ def test_cl_strategy_on_baseline_outputs_gets_a_clear_error(workdir, capsys):
     for module in ORDER:
         assert run_stage(module) == 0
     set_strategy("random")
-    assert run_stage(init_state) == 0 and run_stage(finetune, "--round", "r00") == 0
+    assert run_stage(init_state) == 0 and run_stage(annotate, "--round", "r00") == 0
+    assert run_stage(finetune, "--round", "r00") == 0
     set_strategy("distance_cl")  # without rerunning the finetune stage
     assert run_stage(acquire, "--round", "r01", "--prev", "r00") == 2
     err = capsys.readouterr().err

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from src.active.oracle import SimulatedOracle, examine
+from src.active.oracle import SimulatedOracle, charge, examine
 from src.active.state import RERUN, ActiveState
 from src.active.strategies import Candidates
 from src.core import paths
 from src.core.config import INITIAL_STATE, ActiveConfig
 from src.core.errors import DataError, UserError
 from src.core.io import load_npz, save_npz
-from src.data.pool import CATEGORY_NAMES, ID, check_num_classes
+from src.data.pool import CATEGORY_NAMES, ID, UNKNOWN, check_num_classes
 
 
 def reached_target(state: ActiveState, cfg: ActiveConfig) -> bool:
@@ -27,19 +27,19 @@ def round_index(round_name: str, rounds: dict) -> int:
 def check_round_args(stage: str, round_name: str, prev: str | None, rounds: dict, params_path: str) -> None:
     """`--round`/`--prev` must be a pair of the params' round table (finetune also takes r00, stage 0,
     with no --prev), so a stage never reads or writes a round other than the one it is run for."""
-    if stage == "finetune" and round_name == INITIAL_STATE:
+    if stage in ("finetune", "annotate") and round_name == INITIAL_STATE:
         expected = None
     elif round_name in rounds:
         expected = rounds[round_name]["prev"]
     else:
         valid = ", ".join(list(rounds)[:3]) + (", ..." if len(rounds) > 3 else "")
-        first = f"{INITIAL_STATE} (without --prev) or " if stage == "finetune" else ""
+        first = f"{INITIAL_STATE} (without --prev) or " if stage in ("finetune", "annotate") else ""
         raise UserError(f"{stage} --round {round_name}: not a round of {params_path} (rounds: {valid}); "
                         f"use {first}a round listed under `rounds`.")
     if prev != expected:
         given = "without --prev" if prev is None else f"--prev {prev}"
         fix = "without --prev" if expected is None else f"with --prev {expected}"
-        says = "is stage 0 (it continues from the pretrained model)" if expected is None else \
+        says = "is stage 0 (it starts from nothing labeled)" if expected is None else \
             f"continues from {expected}"
         raise UserError(f"{stage} --round {round_name} {given}: {params_path} says {round_name} {says}; run it "
                         f"{fix} (as dvc.yaml does).")
@@ -91,6 +91,22 @@ def check_oracle_labels(state: ActiveState, pool: dict, num_classes: int, path) 
                         f"state was edited. {RERUN}")
 
 
+def check_labels_source(state: ActiveState, pool: dict, p, path) -> None:
+    """A state fits the oracle params name: the simulated oracle's states hold the pool's answers;
+    the file oracle's record the person's (`answers`), which nothing can check against the pool."""
+    if p.oracle == "file":
+        if state.answers is None and len(state.labeled):
+            raise DataError(f"{path}: made by the simulated oracle, but params say oracle: file. {RERUN}")
+        return
+    if state.answers is not None:
+        raise DataError(f"{path}: holds a person's answers (the file oracle), but params say oracle: simulated. "
+                        f"{RERUN}")
+    if (pool["category"] == UNKNOWN).any():
+        raise DataError(f"{paths.POOL_NPZ}: the pool's categories are unknown (benchmark folder), so the simulated "
+                        f"oracle cannot answer: set oracle: file in params.yaml.")
+    check_oracle_labels(state, pool, p.active.num_classes, path)
+
+
 def finished_metrics(state: ActiveState, cfg: ActiveConfig) -> dict:
     """What a round after the stopping point records: nothing examined, nothing trained."""
     return {"round": state.round, "finished": True, "cost": state.cost,
@@ -139,17 +155,30 @@ def load_candidates(round_name: str, prev: str, prev_state: ActiveState) -> Cand
     return Candidates(order, batch)
 
 
-def initial_state(pool: dict, cfg: ActiveConfig, gen: np.random.Generator) -> tuple[ActiveState, dict]:
-    """Stage 0 for the baselines (as the paper): `init_id` random iD samples, cost = init_id."""
+def stage0_candidates(pool: dict, cfg: ActiveConfig, gen: np.random.Generator, oracle: str = "simulated",
+                      strategy=None, outputs: dict | None = None) -> Candidates:
+    """Stage 0's examination order (annotated like a round, with quota init_id).
+
+    With a strategy (the CL methods, `cluster.stage0: strategy`, as the paper): its ranking of the
+    whole pool on the pretrained features. Otherwise, with the simulated oracle, `init_id` random
+    iD samples in one pass (the paper's baselines: cost init_id); the file oracle cannot pick iD
+    samples it has not seen answered, so it shows the whole pool in random order, one by one."""
+    n = len(pool["category"])
+    if strategy is not None:
+        return strategy.rank(ActiveState.empty(n, pool.get("fingerprint", "")), outputs, gen)
+    if oracle == "file":
+        return Candidates.one_by_one(gen.permutation(n))
     id_rows = _check_labels(pool, cfg)
     if len(id_rows) < cfg.init_id:
         raise DataError(f"pool has {len(id_rows)} iD samples, fewer than active.init_id={cfg.init_id}.")
-    oracle = SimulatedOracle.from_pool(pool, cfg.costs, cfg.num_classes)
     chosen = np.sort(gen.choice(id_rows, cfg.init_id, replace=False))
-    labels = oracle.annotate(chosen)
+    return Candidates(chosen, np.zeros(len(chosen), np.int64))
+
+
+def initial_state(pool: dict, cfg: ActiveConfig, gen: np.random.Generator) -> tuple[ActiveState, dict]:
+    """Stage 0 for the baselines with the simulated oracle: `init_id` random iD samples, cost init_id."""
     empty = ActiveState.empty(len(pool["category"]), pool.get("fingerprint", ""))
-    state = empty.with_labels(chosen, labels, oracle.cost(chosen), 0)
-    return state, round_metrics(state, pool["category"], chosen, 0)
+    return annotate_round(empty, stage0_candidates(pool, cfg, gen), pool, cfg, 0, cfg.init_id)
 
 
 def initial_state_by_strategy(pool: dict, cfg: ActiveConfig, strategy, outputs: dict,
@@ -159,25 +188,36 @@ def initial_state_by_strategy(pool: dict, cfg: ActiveConfig, strategy, outputs: 
     every sample examined is charged. `strategy.quota` should be init_id."""
     _check_labels(pool, cfg)
     empty = ActiveState.empty(len(pool["category"]), pool.get("fingerprint", ""))
-    candidates = strategy.rank(empty, outputs, gen)
-    oracle = SimulatedOracle.from_pool(pool, cfg.costs, cfg.num_classes)
-    examined, labels, cost = examine(candidates.batches(), oracle, cfg.init_id)
-    state = empty.with_labels(examined, labels, cost, 0)
-    metrics = round_metrics(state, pool["category"], examined, 0)
-    metrics["id_found"] = int((labels != cfg.num_classes).sum())
-    metrics["quota_met"] = metrics["id_found"] >= cfg.init_id
-    return state, metrics
+    cands = stage0_candidates(pool, cfg, gen, strategy=strategy, outputs=outputs)
+    return annotate_round(empty, cands, pool, cfg, 0, cfg.init_id)
 
 
 def annotate_round(state: ActiveState, candidates: Candidates, pool: dict, cfg: ActiveConfig,
-                   round_index: int) -> tuple[ActiveState, dict]:
-    """Examine candidates in order until `per_round_id` iD samples are found; label them all."""
+                   round_index: int, quota: int | None = None) -> tuple[ActiveState, dict]:
+    """The simulated oracle examines candidates in order until `quota` (default: per_round_id) iD
+    samples are found; label them all."""
+    quota = cfg.per_round_id if quota is None else quota
     oracle = SimulatedOracle.from_pool(pool, cfg.costs, cfg.num_classes)
-    examined, labels, cost = examine(candidates.batches(), oracle, cfg.per_round_id)
+    examined, labels, cost = examine(candidates.batches(), oracle, quota)
     new = state.with_labels(examined, labels, cost, round_index)
     metrics = round_metrics(new, pool["category"], examined, round_index)
     metrics["id_found"] = int((labels != cfg.num_classes).sum())
-    metrics["quota_met"] = metrics["id_found"] >= cfg.per_round_id
+    metrics["quota_met"] = metrics["id_found"] >= quota
+    return new, metrics
+
+
+def annotate_from_answers(state: ActiveState, examined: np.ndarray, answers: dict, cfg: ActiveConfig,
+                          round_index: int, quota: int) -> tuple[ActiveState, dict]:
+    """The file oracle's round: `examined` (pool indices in query order) labeled as the person
+    answered (`answers`: pool index -> annotations.Answer), each charged by its answered category.
+    The round's category counts are the answers (the pool's own categories may be unknown)."""
+    labels = np.asarray([answers[int(i)].label for i in examined], np.int16)
+    categories = np.asarray([answers[int(i)].category for i in examined], np.int8)
+    new = state.with_labels(examined, labels, charge(categories, cfg.costs), round_index, categories)
+    metrics = round_metrics(new, new.answers, examined, round_index)
+    metrics["id_found"] = int((labels != cfg.num_classes).sum())
+    metrics["quota_met"] = metrics["id_found"] >= quota
+    metrics["categories"] = "answered"
     return new, metrics
 
 

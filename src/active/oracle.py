@@ -31,9 +31,15 @@ class SimulatedOracle:
         return np.where(self.category[idx] == ID, self.label[idx], self.non_id).astype(np.int16)
 
     def cost(self, indices) -> float:
-        cat = self.category[np.asarray(indices, dtype=np.int64)]
-        return float(sum(self.costs[name] * int((cat == c).sum())
-                         for c, name in ((ID, "id"), (AMBIGUOUS, "ambiguous"), (OOD, "ood"))))
+        return charge(self.category[np.asarray(indices, dtype=np.int64)], self.costs)
+
+
+def charge(categories: np.ndarray, costs: dict) -> float:
+    """Cost of examining samples of these categories (`active.costs` per category); the simulated
+    and the file oracle charge through this one sum."""
+    cat = np.asarray(categories)
+    return float(sum(costs[name] * int((cat == c).sum())
+                     for c, name in ((ID, "id"), (AMBIGUOUS, "ambiguous"), (OOD, "ood"))))
 
 
 def examine(batches: list[np.ndarray], oracle: SimulatedOracle, need_id: int) -> tuple[np.ndarray, np.ndarray, float]:

@@ -29,10 +29,14 @@ class ActiveState:
     cost: float  # cumulative annotation cost
     round: int  # the round that produced this state (0 = initial acquisition)
     pool_fingerprint: str = ""  # src.data.pool.fingerprint of the pool the indices refer to
+    answers: np.ndarray | None = None  # (N,) int8 with the file oracle: the category the person answered
+    #                                     (0 iD, 1 ambiguous, 2 OoD; -1 unlabeled); None with the simulated one
 
     @classmethod
-    def empty(cls, n: int, pool_fingerprint: str = "") -> "ActiveState":
-        return cls(np.full(n, UNLABELED, np.int32), np.full(n, UNLABELED, np.int16), 0.0, 0, pool_fingerprint)
+    def empty(cls, n: int, pool_fingerprint: str = "", answers: bool = False) -> "ActiveState":
+        """No sample labeled; `answers`: record the annotator's categories (the file oracle)."""
+        return cls(np.full(n, UNLABELED, np.int32), np.full(n, UNLABELED, np.int16), 0.0, 0, pool_fingerprint,
+                   np.full(n, UNLABELED, np.int8) if answers else None)
 
     @property
     def labeled(self) -> np.ndarray:
@@ -46,8 +50,10 @@ class ActiveState:
         """Labeled iD samples: labels 0..K-1 (the auxiliary class K is non-iD, -1 unlabeled)."""
         return int(((self.labels >= 0) & (self.labels < num_classes)).sum())
 
-    def with_labels(self, indices: np.ndarray, labels: np.ndarray, cost: float, round_: int) -> "ActiveState":
-        """A new state with `indices` labeled in `round_`; refuses to relabel a sample."""
+    def with_labels(self, indices: np.ndarray, labels: np.ndarray, cost: float, round_: int,
+                    answers: np.ndarray | None = None) -> "ActiveState":
+        """A new state with `indices` labeled in `round_`; refuses to relabel a sample. A state that
+        records answers needs the categories answered for `indices`, and only such a state takes them."""
         indices = np.asarray(indices, dtype=np.int64)
         if len(np.unique(indices)) != len(indices):
             raise ValueError("with_labels: duplicate indices")
@@ -58,20 +64,27 @@ class ActiveState:
         acquired, lab = self.acquired_round.copy(), self.labels.copy()
         acquired[indices] = round_
         lab[indices] = labels
-        return ActiveState(acquired, lab, float(self.cost + cost), int(round_), self.pool_fingerprint)
+        if (answers is None) != (self.answers is None):
+            raise ValueError("with_labels: answers are given exactly when the state records them")
+        ans = None
+        if answers is not None:
+            ans = self.answers.copy()
+            ans[indices] = answers
+        return ActiveState(acquired, lab, float(self.cost + cost), int(round_), self.pool_fingerprint, ans)
 
     def digest(self) -> str:
         """Short hash of the whole state: a candidates file records the digest of the state it ranked."""
         h = hashlib.sha256()
-        for arr in (self.acquired_round, self.labels):
+        for arr in (self.acquired_round, self.labels) + (() if self.answers is None else (self.answers,)):
             h.update(np.ascontiguousarray(arr).tobytes())
         h.update(f"{self.cost!r}:{self.round}:{self.pool_fingerprint}".encode())
         return h.hexdigest()[:16]
 
     def save(self, path) -> Path:
+        extra = {} if self.answers is None else {"answers": self.answers}
         return save_npz(path, acquired_round=self.acquired_round, labels=self.labels,
                         cost=np.float64(self.cost), round=np.int64(self.round),
-                        pool_fingerprint=np.array(self.pool_fingerprint))
+                        pool_fingerprint=np.array(self.pool_fingerprint), **extra)
 
     @classmethod
     def load(cls, path, num_classes: int, pool_fingerprint: str | None = None) -> "ActiveState":
@@ -85,7 +98,8 @@ class ActiveState:
         absent = [k for k in KEYS if k not in npz_keys(path)]
         if absent:
             raise DataError(f"{path}: not a state of this version (no {', '.join(absent)}). {RERUN}")
-        d = load_npz(path, keys=KEYS)
+        has_answers = "answers" in npz_keys(path)
+        d = load_npz(path, keys=KEYS + (("answers",) if has_answers else ()))
         for key in ("acquired_round", "labels"):
             if d[key].ndim != 1 or d[key].dtype.kind not in "iu":
                 raise DataError(f"{path}: '{key}' must be a 1-D integer array, is {d[key].dtype} {d[key].shape}. "
@@ -95,7 +109,14 @@ class ActiveState:
         except (TypeError, ValueError) as exc:
             raise DataError(f"{path}: 'cost', 'round' and 'pool_fingerprint' must be single values ({exc}). "
                             f"{RERUN}") from None
-        state = cls(d["acquired_round"].astype(np.int32), d["labels"].astype(np.int16), cost, round_, fingerprint)
+        answers = None
+        if has_answers:
+            if d["answers"].shape != d["labels"].shape or d["answers"].dtype.kind not in "iu":
+                raise DataError(f"{path}: 'answers' must be an integer array like 'labels', is {d['answers'].dtype} "
+                                f"{d['answers'].shape}. {RERUN}")
+            answers = d["answers"].astype(np.int8)
+        state = cls(d["acquired_round"].astype(np.int32), d["labels"].astype(np.int16), cost, round_, fingerprint,
+                    answers)
         state.validate(path, num_classes, len(d["labels"]), d["acquired_round"], d["labels"])
         if pool_fingerprint is not None and state.pool_fingerprint != pool_fingerprint:
             raise DataError(f"{path}: this state indexes another pool (fingerprint {state.pool_fingerprint}, "
@@ -123,6 +144,18 @@ class ActiveState:
             if len(bad):
                 problems.append(f"pool index {int(bad[0])} has acquired_round {int(acquired[bad[0]])} but label "
                                 f"{int(labels[bad[0]])} (a sample is labeled exactly when it was acquired)")
+        if self.answers is not None and not problems:
+            labeled = acquired != UNLABELED
+            bad = np.flatnonzero((self.answers != UNLABELED) != labeled)
+            if len(bad):
+                problems.append(f"pool index {int(bad[0])} has an answer exactly when it is not labeled")
+            else:
+                bad = np.flatnonzero(labeled & ((self.answers == 0) != (labels < num_classes)))
+                bad = bad if len(bad) else np.flatnonzero(labeled & ~np.isin(self.answers, (0, 1, 2)))
+                if len(bad):
+                    problems.append(f"pool index {int(bad[0])}: answer {int(self.answers[bad[0]])} does not fit label "
+                                    f"{int(labels[bad[0]])} (answer 0 = iD exactly when the label is a class < K; "
+                                    f"1 ambiguous, 2 OoD)")
         if not (math.isfinite(self.cost) and self.cost >= 0):
             problems.append(f"cost {self.cost} is not a finite number >= 0")
         if self.round < 0:

@@ -27,7 +27,7 @@ def run(main, description: str, argv=None) -> None:
     try:
         main(args.pop("params"), **args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{getattr(exc, 'prefix', 'error')}: {exc}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -165,6 +165,20 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class AnnotationConfig:
+    max_queries: int  # queries listed per round for a person (whole passes); the file oracle reads no further
+    sheet_size: int  # images per contact sheet (a sheet holds whole passes)
+
+
+@dataclass(frozen=True)
+class FolderConfig:
+    images: Optional[str]  # benchmark folder: the folder of unlabeled images (nested folders; PNG/JPEG)
+    test: Optional[str]  # optional labeled test folder, ImageFolder layout: <class name>/<image>
+    size: int  # images are centre-cropped to a square and resized to size x size
+    channels: int  # 3: RGB (resnet, SimCLR views; size 32) | 1: greyscale (convnet, affine views; size 28)
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     budgets: list  # annotation budgets at which summary.json gives the (interpolated) accuracy
     auc_range: list  # [low, high] cost range of the normalised area under accuracy vs log cost
@@ -175,7 +189,9 @@ class Params:
     benchmark: str  # mixmnist | standin (offline natural-image stand-in) | mixcifar60
     seed: int  # active-learning seed: initial draw, training, tie-breaks (data stages have their own)
     strategy: str  # acquisition strategy, a key of src.active.strategies.REGISTRY
+    oracle: str  # simulated (the pool's ground truth answers) | file (a person, in annotations/rNN/labels.csv)
     data: DataConfig
+    folder: FolderConfig
     vae: VAEConfig
     ensemble: EnsembleConfig
     ambiguous: AmbiguousConfig
@@ -186,14 +202,22 @@ class Params:
     contrastive: ContrastiveConfig
     cl_classifier: CLClassifierConfig
     cluster: ClusterConfig
+    annotation: AnnotationConfig
     report: ReportConfig
     rounds: dict  # round name -> {prev: name of the state it continues from}; first prev is r00
 
 
-BENCHMARKS = ("mixmnist", "standin", "mixcifar60")
+BENCHMARKS = ("mixmnist", "standin", "mixcifar60", "folder")
 NATURAL = ("standin", "mixcifar60")  # RGB 32x32 benchmarks: ResNet, SimCLR augmentations
+ORACLES = ("simulated", "file")
 # why train_vae, train_ensemble and make_ambiguous write not-applicable markers for them:
 NOT_MNIST = "the natural-image benchmarks' ambiguous set is real images of pool.ambiguous_classes"
+NOT_GENERATED = "a folder pool is your own unlabeled images: nothing is generated, a person says what is ambiguous"
+
+
+def not_applicable_reason(benchmark: str) -> str:
+    """Why the MixMNIST-only stages (train_vae, train_ensemble, make_ambiguous) write markers."""
+    return NOT_GENERATED if benchmark == "folder" else NOT_MNIST
 CHOICES = {("data", "source"): ("auto", "local", "download"),
            ("classifier", "arch"): ("convnet", "resnet"), ("contrastive", "arch"): ("convnet", "resnet"),
            ("classifier", "optimizer"): ("adam", "sgd"), ("cl_classifier", "optimizer"): ("adam", "sgd"),
@@ -401,6 +425,8 @@ RANGES = {
     "cl_classifier.weight_decay": PENALTY, "cl_classifier.milestones": MILESTONES, "cl_classifier.gamma": RATE,
     "cl_classifier.grad_clip": RATE, "cl_classifier.label_smoothing": SMOOTHING,
     "cluster.n_init": COUNT, "cluster.no_non_id_radius": _between(0, 1),
+    "annotation.max_queries": COUNT, "annotation.sheet_size": COUNT,
+    "folder.size": COUNT, "folder.channels": ((lambda v: v in (1, 3)), "1 (greyscale) or 3 (RGB)"),
     "report.budgets": (_budgets, "a list of annotation costs > 0"),
     "report.auc_range": (_auc_range, "[low, high] costs with 0 < low < high"),
 }
@@ -427,10 +453,42 @@ def check_ranges(params: Params, path: str) -> None:
                           f"ensemble.members ({members}).")
 
 
+def is_rgb(params: Params) -> bool:
+    """RGB 32x32 images (resnet, SimCLR views): the natural benchmarks, and a folder pool with 3 channels."""
+    return params.benchmark in NATURAL or (params.benchmark == "folder" and params.folder.channels == 3)
+
+
+def class_names(params: Params) -> list[str]:
+    """What a person answers for the iD classes: pool.id_classes, or MixMNIST's digits."""
+    if params.pool.id_classes is not None:
+        return [str(n) for n in params.pool.id_classes]
+    return [str(k) for k in range(params.active.num_classes)]
+
+
+def _check_folder(params: Params, path: str) -> None:
+    """A folder pool: its images folder, its class names, the oracle that can answer it, and a size
+    the networks take (resnet: RGB 32x32; convnet: greyscale 28x28)."""
+    f = params.folder
+    if not f.images:
+        raise ConfigError(f"{path}: benchmark 'folder' needs folder.images, the folder of your unlabeled images.")
+    if params.pool.id_classes is None or params.pool.ambiguous_classes is not None:
+        raise ConfigError(f"{path}: benchmark 'folder' needs pool.id_classes, the names of your iD classes (what the "
+                          f"annotator answers), and pool.ambiguous_classes: null.")
+    if params.oracle != "file":
+        raise ConfigError(f"{path}: benchmark 'folder' has no ground truth for the simulated oracle: set oracle: file "
+                          f"(a person answers each round's queries).")
+    size = 32 if f.channels == 3 else 28
+    if f.size != size:
+        raise ConfigError(f"{path}: folder.size = {f.size} with folder.channels = {f.channels}: the networks take "
+                          f"{'RGB 32x32 (resnet)' if f.channels == 3 else 'greyscale 28x28 (convnet)'} images; "
+                          f"set folder.size to {size}.")
+
+
 def _check_benchmark(params: Params, path: str) -> None:
     """The networks and augmentations must fit the benchmark's images: MixMNIST is greyscale 28x28
-    (convnet, affine views); the natural benchmarks are RGB 32x32 (resnet, SimCLR views)."""
-    natural = params.benchmark in NATURAL
+    (convnet, affine views); the natural benchmarks are RGB 32x32 (resnet, SimCLR views); a folder
+    pool is either, by folder.channels."""
+    natural = is_rgb(params)
     want = {"classifier.arch": "resnet" if natural else "convnet",
             "contrastive.arch": "resnet" if natural else "convnet",
             "contrastive.augment": "simclr" if natural else "affine"}
@@ -440,14 +498,17 @@ def _check_benchmark(params: Params, path: str) -> None:
                               f"{params.benchmark!r} ({'RGB 32x32' if natural else 'greyscale 28x28'} images): "
                               f"set it to {value!r}, or start from that benchmark's profile in configs/.")
     pool = params.pool
-    if natural != (pool.id_classes is not None and pool.ambiguous_classes is not None):
+    if params.benchmark == "folder":
+        _check_folder(params, path)
+    elif (params.benchmark in NATURAL) != (pool.id_classes is not None and pool.ambiguous_classes is not None):
         raise ConfigError(f"{path}: pool.id_classes and pool.ambiguous_classes must be "
                           f"{'lists of class names' if natural else 'null'} for benchmark {params.benchmark!r}.")
-    if natural:
+    if pool.ambiguous_classes is not None:
         both = set(pool.id_classes) & set(pool.ambiguous_classes)
         if both:
             raise ConfigError(f"{path}: {', '.join(sorted(both))} in both pool.id_classes and "
                               f"pool.ambiguous_classes; a class is iD or ambiguous, not both.")
+    if pool.id_classes is not None:
         if len(pool.id_classes) != params.active.num_classes:
             raise ConfigError(f"{path}: active.num_classes = {params.active.num_classes} but pool.id_classes "
                               f"names {len(pool.id_classes)} classes; set num_classes to {len(pool.id_classes)}.")
@@ -460,7 +521,13 @@ def _check_choices(params: Params, path: str) -> None:
     check_rounds(params.rounds, path)
     if params.benchmark not in BENCHMARKS:
         raise ConfigError(f"{path}: benchmark = {params.benchmark!r} is not one of {', '.join(BENCHMARKS)}.")
+    if params.oracle not in ORACLES:
+        raise ConfigError(f"{path}: oracle = {params.oracle!r} is not one of {', '.join(ORACLES)}.")
     check_ranges(params, path)
+    clash = [n for n in class_names(params) if n in ("ambiguous", "ood")] if params.oracle == "file" else []
+    if clash:
+        raise ConfigError(f"{path}: pool.id_classes names {clash[0]!r}, but '{clash[0]}' is an answer of its own for "
+                          f"the file oracle (a non-iD sample): rename the class.")
     for (section, key), allowed in CHOICES.items():
         value = getattr(getattr(params, section), key)
         if value not in allowed:

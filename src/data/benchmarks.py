@@ -4,6 +4,7 @@
     standin     source = CIFAR-10 (JPEG tar), OoD = Tiny-ImageNet val without CIFAR-10 classes;
                 offline only (the mirror's archives): not the paper's benchmark
     mixcifar60  source = CIFAR-100 (python pickles), OoD = LSUN-FIX + SVHN (equal shares)
+    folder      your own unlabeled images (folder.images; src/data/folder.py): categories unknown
 
 fetch_data writes data/interim/source.npz (train/test images and labels of the labelled source;
 natural benchmarks add `class_names`) and data/interim/ood.npz (`images`; natural benchmarks add
@@ -26,9 +27,14 @@ def _file_entry(path: Path, raw: Path) -> dict:
             "bytes": path.stat().st_size, "sha256": sha256(path)}
 
 
-def fetch(benchmark: str, raw: Path, data_cfg) -> tuple[dict, dict, dict]:
-    """(source arrays, OoD arrays, manifest) of `benchmark` from the raw folder (or a download)."""
+def fetch(benchmark: str, raw: Path, data_cfg, folder_cfg=None) -> tuple[dict, dict, dict]:
+    """(source arrays, OoD arrays, manifest) of `benchmark` from the raw folder (or a download);
+    benchmark folder reads `folder_cfg.images` (and its test folder) instead."""
     raw = Path(raw)
+    if benchmark == "folder":
+        from src.data.folder import fetch_folder
+
+        return fetch_folder(folder_cfg)
     if benchmark == "mixmnist":
         from src.data.raw import load_mnist, load_notmnist
 
@@ -108,6 +114,12 @@ def _fetch_mixcifar60(raw: Path, source: str) -> tuple[dict, dict, dict]:
 def make_pool(benchmark: str, source: dict, ood: dict, ambiguous: dict | None, cfg) -> tuple[dict, dict, dict, dict]:
     """(pool, test, val, stats) of `benchmark` from fetch_data's arrays (and make_ambiguous's for
     MixMNIST)."""
+    if benchmark == "folder":
+        from src.data.folder import build_folder_pool
+
+        pool, test, val, stats = build_folder_pool(source, cfg)
+        stats["benchmark"] = benchmark
+        return pool, test, val, stats
     if benchmark not in NATURAL:
         from src.data.pool import build_pool
 

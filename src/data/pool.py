@@ -26,6 +26,7 @@ from src.core.seeding import rng
 
 ID, AMBIGUOUS, OOD = 0, 1, 2
 CATEGORY_NAMES = {ID: "id", AMBIGUOUS: "ambiguous", OOD: "ood"}
+UNKNOWN = -1  # a folder pool's rows: no ground truth; the file oracle's answers say what they are
 SOURCES = {ID: "mnist", AMBIGUOUS: "vae-mnist", OOD: "notmnist"}
 ID_CLASSES = 10  # MNIST's digits: the iD label space, whichever digits a small pool happens to hold
 
@@ -106,8 +107,8 @@ def check_pool(pool: dict, num_classes: int = ID_CLASSES) -> None:
             raise DataError(f"pool: '{key}' must be {np.dtype(dtype)}, is {pool[key].dtype}.")
     if any(len(pool[k]) != n for k in ("category", "label", "source", "source_index")):
         raise DataError("pool: arrays have different lengths.")
-    if not np.isin(pool["category"], list(CATEGORY_NAMES)).all():
-        raise DataError("pool: category must be 0 (iD), 1 (ambiguous) or 2 (OoD).")
+    if not np.isin(pool["category"], list(CATEGORY_NAMES) + [UNKNOWN]).all():
+        raise DataError("pool: category must be 0 (iD), 1 (ambiguous), 2 (OoD) or -1 (unknown: a folder pool).")
     is_id = pool["category"] == ID
     if (pool["label"][~is_id] != -1).any() or ((pool["label"][is_id] < 0) |
                                                (pool["label"][is_id] >= num_classes)).any():
@@ -154,6 +155,11 @@ def load_pool(path: str | Path, keys: tuple[str, ...], num_classes: int | None =
     if num_classes is not None:
         check_num_classes(pool, num_classes, path)
     return pool
+
+
+def pool_files(path: str | Path) -> dict:
+    """{"files": image paths} for a pool built from a folder of images (benchmark folder), else {}."""
+    return load_npz(path, keys=("files",)) if "files" in npz_keys(path) else {}
 
 
 def pool_fingerprint(path: str | Path) -> str:

@@ -5,7 +5,8 @@ the arrays, and the validation split shares no train image with the pool. MixMNI
 ambiguous image carries one vote per ensemble member with 2-3 distinct classes and pool rows
 point at the right generated images. Natural-image benchmarks: iD and ambiguous rows are the
 source's train images, of the classes `pool.id_classes` (label = position) and
-`pool.ambiguous_classes` name.
+`pool.ambiguous_classes` name. A folder pool: every image of the folder once, with its path, and
+the test labels within pool.id_classes.
 """
 import json
 import sys
@@ -16,7 +17,7 @@ from src.core import config, paths
 from src.core.errors import DataError, UserError
 from src.core.config import NATURAL
 from src.core.io import load_json, load_npz
-from src.data.pool import AMBIGUOUS, CATEGORY_NAMES, ID, check_pool, fingerprint
+from src.data.pool import AMBIGUOUS, CATEGORY_NAMES, ID, UNKNOWN, check_pool, fingerprint
 
 
 def verify(params_path: str = "params.yaml") -> dict:
@@ -28,10 +29,15 @@ def verify(params_path: str = "params.yaml") -> dict:
         raise DataError(f"{paths.POOL_NPZ}: its fingerprint does not match its arrays (edited, or built by an "
                         f"older version): rerun `dvc repro build_pool`.")
     counts = {name: int((pool["category"] == c).sum()) for c, name in CATEGORY_NAMES.items()}
+    if p.benchmark == "folder":
+        counts = {"unknown": int((pool["category"] == UNKNOWN).sum())}
     if counts != stats["by_category"] or len(pool["images"]) != stats["pool_size"]:
         raise DataError(f"{paths.STATS_JSON}: {stats['by_category']} disagrees with the pool arrays {counts}.")
     val = load_npz(paths.VAL_NPZ)
-    extra = _natural(pool, val, p.pool) if p.benchmark in NATURAL else _mixmnist(pool, val, p.ambiguous)
+    if p.benchmark == "folder":
+        extra = _folder(pool, p.pool)
+    else:
+        extra = _natural(pool, val, p.pool) if p.benchmark in NATURAL else _mixmnist(pool, val, p.ambiguous)
     return {"pool": counts, "val": int(len(val["labels"])), **extra}
 
 
@@ -49,6 +55,19 @@ def _natural(pool: dict, val: dict, cfg) -> dict:
     if np.intersect1d(val["source_index"], pool["source_index"][rows]).size:
         raise DataError(f"{paths.VAL_NPZ}: the validation split shares train images with the pool.")
     return {"id_classes": len(cfg.id_classes), "ambiguous_classes": len(cfg.ambiguous_classes)}
+
+
+def _folder(pool: dict, cfg) -> dict:
+    src = load_npz(paths.SOURCE_NPZ)
+    if not np.array_equal(pool["images"], src["train_images"][pool["source_index"]]) or \
+            not np.array_equal(pool["files"], src["files"][pool["source_index"]]):
+        raise DataError(f"{paths.POOL_NPZ}: rows do not match {paths.SOURCE_NPZ}'s images and files.")
+    if len(np.unique(pool["source_index"])) != len(src["files"]):
+        raise DataError(f"{paths.POOL_NPZ}: not every image of the folder is in the pool exactly once.")
+    test = load_npz(paths.TEST_NPZ)
+    if len(test["labels"]) and not ((test["labels"] >= 0) & (test["labels"] < len(cfg.id_classes))).all():
+        raise DataError(f"{paths.TEST_NPZ}: labels outside 0..{len(cfg.id_classes) - 1} (pool.id_classes).")
+    return {"files": int(len(pool["files"])), "test": int(len(test["labels"]))}
 
 
 def _mixmnist(pool: dict, val: dict, cfg) -> dict:

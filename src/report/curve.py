@@ -38,9 +38,9 @@ def collect(round_names: list[str], target_id: int | None = None) -> list[dict]:
             raise DataError(f"report: round {name}'s metrics lack {', '.join(missing)} "
                             f"({paths.round_metrics(name, 'annotate').parent}): written by an older version or "
                             f"edited by hand. Rerun `dvc repro` (or `dvc repro -f` for that round).")
-        val = fin.get("val_accuracy")
+        val, acc = fin.get("val_accuracy"), fin["accuracy"]
         rows.append({"name": name, "round": ann["round"], "cost": ann["cost"],
-                     "accuracy": round(100.0 * fin["accuracy"], 3),
+                     "accuracy": None if acc is None else round(100.0 * acc, 3),
                      "val_accuracy": None if val is None else round(100.0 * val, 3),
                      **{k: ann[k] for k in ROW_KEYS[2:]},
                      **_seconds(name, fin, ann)})
@@ -76,11 +76,12 @@ def summary(rows: list[dict], target_id: int, budgets: list, auc_range: list) ->
     queried = rows[1:]
     examined = sum(r["examined"] for r in queried)
     costs, accs = [r["cost"] for r in rows], [r["accuracy"] for r in rows]
+    tested = all(a is not None for a in accs)  # a folder pool without a test folder has no accuracy
     out = {"accuracy": last["accuracy"], "cost": last["cost"],
            "cost_per_acc": round(last["cost"] / last["accuracy"], 4) if last["accuracy"] else None}
     for b in budgets:
-        out[f"acc_at_{b:g}"] = _r(accuracy_at(costs, accs, b))
-    out["auc_log_cost"] = _r(auc_log_cost(costs, accs, *auc_range))
+        out[f"acc_at_{b:g}"] = _r(accuracy_at(costs, accs, b)) if tested else None
+    out["auc_log_cost"] = _r(auc_log_cost(costs, accs, *auc_range)) if tested else None
     out.update({
         "id_precision": round(sum(r["examined_id"] for r in queried) / examined, 4) if examined else None,
         "labeled_id": last["labeled_id"], "labeled_ambiguous": last["labeled_ambiguous"],
@@ -108,7 +109,10 @@ def curve_figure(rows: list[dict], title: str, log_x: bool = True):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.plot([r["cost"] for r in rows], [r["accuracy"] for r in rows], marker="o", ms=3)
+    shown = [r for r in rows if r["accuracy"] is not None]
+    ax.plot([r["cost"] for r in shown], [r["accuracy"] for r in shown], marker="o", ms=3)
+    if not shown:
+        ax.text(0.5, 0.5, "no test set (folder.test: null)", ha="center", transform=ax.transAxes)
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel("annotation cost (samples examined)" + (", log scale" if log_x else ""))

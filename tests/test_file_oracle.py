@@ -1,0 +1,178 @@
+"""The whole loop with oracle: file on a tiny pool, a scripted person writing the labels files:
+stop and resume at every boundary, bad answers change nothing, cost = rows labeled, and with
+ground-truth answers the very states (same queries, same order, same cost) of the simulated oracle."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+
+from src.active.annotations import labels_csv, queries_csv, sheets_dir
+from src.active.state import ActiveState
+from src.core import paths
+from src.core.io import load_npz
+from stages import (acquire, annotate, build_pool, fetch_data, finetune, init_state, make_ambiguous, pretrain,
+                    train_ensemble, train_vae)
+from tests.conftest import make_raw, tiny_params
+from tests.scripted_person import answer_round
+from tests.test_stages import run_stage
+
+ROUNDS = (("r01", "r00"), ("r02", "r01"), ("r03", "r02"))
+K = 10
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Data stages and pretraining once (distance_cl: its stage 0 ranks the pool, as the paper)."""
+    root = tmp_path_factory.mktemp("file_oracle")
+    make_raw(root / "data" / "raw")
+    p = tiny_params()
+    p["active"].update(init_id=4, per_round_id=2)
+    (root / "params.yaml").write_text(yaml.safe_dump(p))
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        for module in (fetch_data, train_vae, train_ensemble, make_ambiguous, build_pool, pretrain):
+            assert run_stage(module) == 0, module.__name__
+    finally:
+        os.chdir(old)
+    return root
+
+
+def workspace(built, path, oracle: str):
+    shutil.copytree(built, path, symlinks=True)
+    os.chdir(path)
+    p = yaml.safe_load(open("params.yaml"))
+    p["oracle"] = oracle
+    open("params.yaml", "w").write(yaml.safe_dump(p))
+
+
+def truth():
+    """The scripted person answers with the pool's ground truth."""
+    pool = load_npz(paths.POOL_NPZ, keys=("category", "label"))
+    names = {0: None, 1: "ambiguous", 2: "ood"}
+    return lambda row: names[int(pool["category"][int(row["pool_index"])])] or \
+        str(int(pool["label"][int(row["pool_index"])]))
+
+
+def stage_args(r, prev):
+    return ("--round", r) + (() if prev is None else ("--prev", prev))
+
+
+def simulated_chain():
+    assert run_stage(init_state) == 0 and run_stage(annotate, "--round", "r00") == 0
+    assert run_stage(finetune, "--round", "r00") == 0
+    for r, prev in ROUNDS:
+        for module in (acquire, annotate, finetune):
+            assert run_stage(module, *stage_args(r, prev)) == 0, (module.__name__, r)
+
+
+def snapshot(rounds):
+    out = {}
+    for r in rounds:
+        s = ActiveState.load(paths.state(r), K)
+        m = json.loads(paths.round_metrics(r, "annotate").read_text())
+        out[r] = {"labels": s.labels, "acquired": s.acquired_round, "cost": s.cost,
+                  "queries": queries_csv(r).read_text(), "sheets": sorted(p.name for p in sheets_dir(r).iterdir()),
+                  "counts": {k: m[k] for k in m if k.startswith(("examined", "labeled"))}}
+    return out
+
+
+def test_scripted_person_gives_the_simulated_oracles_states(built, tmp_path, capsys):
+    workspace(built, tmp_path / "sim", "simulated")
+    simulated_chain()
+    names = ["r00"] + [r for r, _ in ROUNDS]
+    expected = snapshot(names)
+
+    workspace(built, tmp_path / "file", "file")
+    person = truth()
+    assert run_stage(init_state) == 0
+    for r, prev in (("r00", None),) + ROUNDS:
+        if r != "r00":
+            assert run_stage(acquire, *stage_args(r, prev)) == 0
+        quota = 4 if r == "r00" else 2
+        # no labels yet: the stage stops, names the file and the first pass, and writes nothing
+        assert run_stage(annotate, *stage_args(r, prev)) == 2
+        err = capsys.readouterr().err
+        assert f"\nlabels needed: round {r}: {labels_csv(r)} is not written yet. Next: label pass 0" in "\n" + err
+        assert not paths.state(r).exists()
+        if r == "r00":  # half a pass: stopped again, naming the missing queries
+            answer_round(r, person, quota, stop="half")
+            assert run_stage(annotate, *stage_args(r, prev)) == 2
+            assert "is half-labeled" in capsys.readouterr().err and not paths.state(r).exists()
+        labeled = answer_round(r, person, quota)  # exactly to the quota's pass
+        assert run_stage(annotate, *stage_args(r, prev)) == 0
+        m = json.loads(paths.round_metrics(r, "annotate").read_text())
+        assert m["examined"] == labeled and m["beyond_quota"] == 0 and m["quota_met"]
+        assert run_stage(finetune, "--round", r, *(() if prev is None else ("--prev", prev))) == 0
+    got = snapshot(names)
+    for r in names:
+        for key in ("labels", "acquired"):
+            assert np.array_equal(got[r][key], expected[r][key]), (r, key)
+        for key in ("cost", "queries", "sheets", "counts"):
+            assert got[r][key] == expected[r][key], (r, key)
+    state = ActiveState.load(paths.state("r03"), K)
+    pool = load_npz(paths.POOL_NPZ, keys=("category",))
+    assert np.array_equal(state.answers[state.labeled], pool["category"][state.labeled])  # the person's answers kept
+
+    # more than the quota: every listed query of r03 labeled - all taken, all charged
+    prev_cost = ActiveState.load(paths.state("r02"), K).cost
+    labeled = answer_round("r03", person, 2, stop="all")
+    assert run_stage(annotate, "--round", "r03", "--prev", "r02") == 0
+    state = ActiveState.load(paths.state("r03"), K)
+    m = json.loads(paths.round_metrics("r03", "annotate").read_text())
+    assert labeled > got["r03"]["counts"]["examined"] and m["examined"] == labeled
+    assert state.cost - prev_cost == labeled and m["beyond_quota"] == labeled - got["r03"]["counts"]["examined"]
+    assert (state.acquired_round == 3).sum() == labeled
+
+
+BAD = [
+    ("pool_index,label\n", None, "labels needed"),  # a header only: nothing answered yet
+    ("pool_index,label\n{q0},cat\n", None, "line 2: label 'cat' is not an answer"),
+    ("pool_index,label\n{q0},7\n{q0},8\n", None, "lines 2 and 3: pool index {q0} (query 1) is labeled twice"),
+    ("pool_index,label\n{q0},7\n{old},3\n", None, "line 3: pool index {old} was labeled before this round"),
+    ("pool_index,label\n{q0},7\n999999,3\n", None, "line 3: pool_index 999999 is not an index of the pool"),
+    ("pool_index,label\n{q0},7\n{unqueried},3\n", None, "line 3: pool index {unqueried} is not among round r01's"),
+    ("round,pool_index,label\nr02,{q0},7\n", None, "line 2: round 'r02', but this is round r01's labels file"),
+    ("", None, "the file is empty"),
+    ("pool_index;label\n{q0};7\n", None, "line 1: the header 'pool_index;label' lacks pool_index and label"),
+]
+
+
+def test_bad_answers_change_nothing(built, tmp_path, capsys):
+    workspace(built, tmp_path / "file", "file")
+    person = truth()
+    assert run_stage(init_state) == 0 and run_stage(annotate, "--round", "r00") == 2
+    answer_round("r00", person, 4)
+    for module, args in ((annotate, ("--round", "r00")), (finetune, ("--round", "r00")),
+                         (acquire, ("--round", "r01", "--prev", "r00"))):
+        assert run_stage(module, *args) == 0
+    rows = queries_csv("r01").read_text().splitlines()[1:]
+    q0 = rows[0].split(",")[4]
+    listed = {int(r.split(",")[4]) for r in rows}
+    old = int(ActiveState.load(paths.state("r00"), K).labeled[0])
+    unqueried = next(i for i in range(10 ** 6) if i not in listed and i != old and
+                     ActiveState.load(paths.state("r00"), K).acquired_round[i] == -1)
+    answer_round("r01", person, 2)
+    assert run_stage(annotate, "--round", "r01", "--prev", "r00") == 0
+    before = paths.state("r01").read_bytes(), paths.round_metrics("r01", "annotate").read_bytes()
+    capsys.readouterr()
+    for text, _, expected in BAD:
+        fill = dict(q0=q0, old=old, unqueried=unqueried)
+        labels_csv("r01").write_text(text.format(**fill))
+        assert run_stage(annotate, "--round", "r01", "--prev", "r00") == 2, text
+        err = capsys.readouterr().err
+        assert expected.format(**fill) in err and str(labels_csv("r01")) in err, err
+        assert (paths.state("r01").read_bytes(), paths.round_metrics("r01", "annotate").read_bytes()) == before
+
+
+def test_a_simulated_state_is_refused_under_the_file_oracle(built, tmp_path, capsys):
+    workspace(built, tmp_path / "sim", "simulated")
+    assert run_stage(init_state) == 0 and run_stage(annotate, "--round", "r00") == 0
+    p = yaml.safe_load(open("params.yaml"))
+    p["oracle"] = "file"
+    open("params.yaml", "w").write(yaml.safe_dump(p))
+    assert run_stage(finetune, "--round", "r00") == 2
+    assert "made by the simulated oracle, but params say oracle: file" in capsys.readouterr().err
