@@ -18,7 +18,7 @@ from src.core.errors import DataError, UserError
 from src.core.io import load_npz, save_json, stage_outputs
 from src.core.log import log
 from src.core.seeding import rng
-from src.data.pool import load_pool, pool_files
+from src.data.pool import load_pool
 
 
 def check_outputs(outputs: dict, state, needs: set, name: str, p) -> None:
@@ -50,15 +50,14 @@ def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = 
     check_round_args("acquire", round_name, prev, p.rounds, params_path)
     strategy = from_params(p)
     state = load_state(prev, p)
-    pool = load_pool(paths.POOL_NPZ, ("images",))
-    pool.update(pool_files(paths.POOL_NPZ))
     names = config.class_names(p)
     with stage_outputs(paths.candidates(round_name), paths.round_metrics(round_name, "acquire"),
                        queries_csv(round_name)):
         if reached_target(state, p.active):
             empty = np.zeros(0, np.int64)
             save_candidates(round_name, prev, state, Candidates(empty, empty))
-            publish_queries(round_name, Candidates(empty, empty), pool, None, names, p.annotation)
+            publish_queries(round_name, Candidates(empty, empty), {"images": np.zeros((0, 1, 1), np.uint8)}, None,
+                            names, p.annotation)
             save_json(paths.round_metrics(round_name, "acquire"),
                       {"strategy": strategy.name, **finished_metrics(state, p.active), "candidates": 0,
                        "batches": 0, "seconds": {}})
@@ -73,6 +72,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = 
         seconds = dict(strategy.seconds)
         seconds["select"] = round(t2 - t1 - seconds.get("kmeans", 0.0), 2)
         save_candidates(round_name, prev, state, cands)
+        pool = load_pool(paths.POOL_NPZ, ("images",), files=True)
         publish_queries(round_name, cands, pool, outputs.get("probs"), names, p.annotation)
         save_json(paths.round_metrics(round_name, "acquire"),
                   {"strategy": strategy.name, "candidates": int(len(cands.order)),

@@ -10,10 +10,10 @@ charged: state rNN is state prev unchanged and the metrics say `finished`. The c
 have been ranked for this round from this very state prev (load_candidates checks)."""
 import time
 
-from src.active.annotations import examined_by_answers, labels_csv, listed_queries, read_labels
+from src.active.annotations import examined_by_answers, labels_file, listed_queries, read_labels
 from src.active.loop import (annotate_from_answers, annotate_round, check_labels_source, check_round_args,
-                             finished_metrics, load_candidates, load_state, reached_target, round_index)
-from src.active.state import ActiveState
+                             finished_metrics, load_candidates, load_state, reached_target, round_index,
+                             stage0_state)
 from src.core import config, paths
 from src.core.config import INITIAL_STATE
 from src.core.io import save_json, stage_outputs
@@ -21,12 +21,12 @@ from src.core.log import log
 from src.data.pool import load_pool
 
 
-def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str | None = "r00") -> None:
+def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str | None = None) -> None:
     p = config.load(params_path)
     check_round_args("annotate", round_name, prev, p.rounds, params_path)
     pool = load_pool(paths.POOL_NPZ, ("category", "label"), p.active.num_classes)
     if round_name == INITIAL_STATE:
-        state = ActiveState.empty(len(pool["category"]), pool["fingerprint"], answers=p.oracle == "file")
+        state = stage0_state(pool, p)
         quota, where = p.active.init_id, "nothing labeled"
     else:
         state = load_state(prev, p, pool["fingerprint"])
@@ -50,7 +50,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str | 
         examined, _, extra = examined_by_answers(round_name, queries, answers, quota, names)
         new, metrics = annotate_from_answers(state, examined, answers, p.active, index, quota)
         metrics["beyond_quota"] = extra
-        metrics["labels_file"] = str(labels_csv(round_name))
+        metrics["labels_file"] = str(labels_file(round_name))
     else:
         new, metrics = annotate_round(state, cands, pool, p.active, index, quota)
     metrics["seconds"] = round(time.perf_counter() - t0, 3)

@@ -11,29 +11,27 @@ import numpy as np
 
 from src.active.annotations import publish_queries, queries_csv, sheets_dir
 from src.active.learners import learner_for
-from src.active.loop import save_candidates, stage0_candidates
-from src.active.state import ActiveState
+from src.active.loop import save_candidates, stage0_candidates, stage0_state
 from src.active.strategies import from_params
 from src.core import config, paths
 from src.core.config import INITIAL_STATE
 from src.core.io import stage_outputs
 from src.core.log import log
 from src.core.seeding import rng
-from src.data.pool import load_pool, pool_files
+from src.data.pool import load_pool
 
 
 def main(params_path: str = "params.yaml") -> None:
     p = config.load(params_path)
     learner = learner_for(p)
-    pool = load_pool(paths.POOL_NPZ, ("category", "label", "images"), p.active.num_classes)
-    pool.update(pool_files(paths.POOL_NPZ))
+    pool = load_pool(paths.POOL_NPZ, ("category", "label", "images"), p.active.num_classes, files=True)
     gen = rng(p.seed, "init")
     if learner.pretrained and p.cluster.stage0 == "strategy":
         strategy = from_params(p, quota=p.active.init_id)
         cands = stage0_candidates(pool, p.active, gen, p.oracle, strategy, learner.stage0_outputs(pool["images"]))
     else:
         cands = stage0_candidates(pool, p.active, gen, p.oracle)
-    empty = ActiveState.empty(len(pool["category"]), pool["fingerprint"], answers=p.oracle == "file")
+    empty = stage0_state(pool, p)
     with stage_outputs(paths.candidates(INITIAL_STATE), queries_csv(INITIAL_STATE)):
         save_candidates(INITIAL_STATE, "", empty, cands)
         queries = publish_queries(INITIAL_STATE, cands, pool, None, config.class_names(p), p.annotation)

@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from src.core import paths
+from src.report.table2 import with_added_params
 
 
 def main(folder: str) -> int:
@@ -29,7 +30,7 @@ def main(folder: str) -> int:
           f"r01 density over {acq['density']['classes']} classes (jitter {acq['density']['jitter']:g}), "
           f"max sigma {fin['spectral_norm']['max_sigma']}")
     run = Path(folder) / "runs" / f"ddu-s{params['seed']}"
-    committed = yaml.safe_load((run / "params.yaml").read_text())
+    committed = with_added_params(yaml.safe_load((run / "params.yaml").read_text()))  # keys added since
     curve = paths.CURVE_CSV.read_text().splitlines()
     if params == committed:
         same = paths.SUMMARY.read_bytes() == (run / "summary.json").read_bytes() and \

@@ -52,11 +52,17 @@ def test_publish_writes_csv_and_numbered_sheets(here):
     assert lines[1:] == ["r01,1,0,1,5,,non-iD,", "r01,2,0,1,3,,cat,", "r01,3,1,2,8,,non-iD,",
                          "r01,4,1,2,1,,dog,", "r01,5,1,2,9,,cat,"]
     sheets = sorted(p.name for p in sheets_dir("r01").iterdir())
-    assert sheets == ["sheet_001.png", "sheet_002.png"]
+    assert sheets == ["index.txt", "sheet_001.png", "sheet_002.png"]
+    assert (sheets_dir("r01") / "index.txt").read_text().splitlines() == [
+        "sheet_001.png: queries 1-2, passes 0-0", "sheet_002.png: queries 3-5, passes 1-1"]
     from PIL import Image
 
     with Image.open(sheets_dir("r01") / "sheet_002.png") as im:
         assert im.size[0] == 3 * (84 + 8)  # three images of the pass, enlarged 3x
+    publish_queries("r01", Candidates(np.zeros(0, np.int64), np.zeros(0, np.int64)), {"images": images[:0]}, None,
+                    NAMES, type("A", (), {"max_queries": 4, "sheet_size": 2}))
+    assert [p.name for p in sheets_dir("r01").iterdir()] == ["index.txt"]  # never an empty folder (DVC warns)
+    assert queries_csv("r01").read_text() == lines[0] + "\n"
 
 
 BAD = [
@@ -128,6 +134,8 @@ def test_listed_queries_run_out():
     few = answers_for({5: "ood", 3: "ood", 8: "ood", 1: "ood", 9: "cat"})
     with pytest.raises(LabelsNeeded, match=r"every query listed .* 1 iD answers of the 2 .*Raise annotation.max_q"):
         examined_by_answers("r01", queries(max_queries=3), few, 2, NAMES)
+    with pytest.raises(LabelsNeeded, match=r"run `dvc repro`: init lists more queries"):  # stage 0's ranker
+        examined_by_answers("r00", queries(max_queries=3), few, 2, NAMES)
     examined, met, _ = examined_by_answers("r01", queries(), {**few, **answers_for({0: "ood"})}, 2, NAMES)
     assert examined.tolist() == [5, 3, 8, 1, 9, 0] and not met  # every candidate examined: the round falls short
 

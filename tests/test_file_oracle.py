@@ -129,15 +129,15 @@ def test_scripted_person_gives_the_simulated_oracles_states(built, tmp_path, cap
 
 
 BAD = [
-    ("pool_index,label\n", None, "labels needed"),  # a header only: nothing answered yet
-    ("pool_index,label\n{q0},cat\n", None, "line 2: label 'cat' is not an answer"),
-    ("pool_index,label\n{q0},7\n{q0},8\n", None, "lines 2 and 3: pool index {q0} (query 1) is labeled twice"),
-    ("pool_index,label\n{q0},7\n{old},3\n", None, "line 3: pool index {old} was labeled before this round"),
-    ("pool_index,label\n{q0},7\n999999,3\n", None, "line 3: pool_index 999999 is not an index of the pool"),
-    ("pool_index,label\n{q0},7\n{unqueried},3\n", None, "line 3: pool index {unqueried} is not among round r01's"),
-    ("round,pool_index,label\nr02,{q0},7\n", None, "line 2: round 'r02', but this is round r01's labels file"),
-    ("", None, "the file is empty"),
-    ("pool_index;label\n{q0};7\n", None, "line 1: the header 'pool_index;label' lacks pool_index and label"),
+    ("pool_index,label\n", "labels needed"),  # a header only: nothing answered yet
+    ("pool_index,label\n{q0},cat\n", "line 2: label 'cat' is not an answer"),
+    ("pool_index,label\n{q0},7\n{q0},8\n", "lines 2 and 3: pool index {q0} (query 1) is labeled twice"),
+    ("pool_index,label\n{q0},7\n{old},3\n", "line 3: pool index {old} was labeled before this round"),
+    ("pool_index,label\n{q0},7\n999999,3\n", "line 3: pool_index 999999 is not an index of the pool"),
+    ("pool_index,label\n{q0},7\n{unqueried},3\n", "line 3: pool index {unqueried} is not among round r01's"),
+    ("round,pool_index,label\nr02,{q0},7\n", "line 2: round 'r02', but this is round r01's labels file"),
+    ("", "the file is empty"),
+    ("pool_index;label\n{q0};7\n", "line 1: the header 'pool_index;label' lacks pool_index and label"),
 ]
 
 
@@ -159,7 +159,7 @@ def test_bad_answers_change_nothing(built, tmp_path, capsys):
     assert run_stage(annotate, "--round", "r01", "--prev", "r00") == 0
     before = paths.state("r01").read_bytes(), paths.round_metrics("r01", "annotate").read_bytes()
     capsys.readouterr()
-    for text, _, expected in BAD:
+    for text, expected in BAD:
         fill = dict(q0=q0, old=old, unqueried=unqueried)
         labels_csv("r01").write_text(text.format(**fill))
         assert run_stage(annotate, "--round", "r01", "--prev", "r00") == 2, text
@@ -168,11 +168,21 @@ def test_bad_answers_change_nothing(built, tmp_path, capsys):
         assert (paths.state("r01").read_bytes(), paths.round_metrics("r01", "annotate").read_bytes()) == before
 
 
-def test_a_simulated_state_is_refused_under_the_file_oracle(built, tmp_path, capsys):
+def set_oracle(oracle):
+    p = yaml.safe_load(open("params.yaml"))
+    p["oracle"] = oracle
+    open("params.yaml", "w").write(yaml.safe_dump(p))
+
+
+def test_each_oracle_refuses_the_others_states(built, tmp_path, capsys):
     workspace(built, tmp_path / "sim", "simulated")
     assert run_stage(init_state) == 0 and run_stage(annotate, "--round", "r00") == 0
-    p = yaml.safe_load(open("params.yaml"))
-    p["oracle"] = "file"
-    open("params.yaml", "w").write(yaml.safe_dump(p))
+    set_oracle("file")
     assert run_stage(finetune, "--round", "r00") == 2
     assert "made by the simulated oracle, but params say oracle: file" in capsys.readouterr().err
+    assert run_stage(init_state) == 0 and run_stage(annotate, "--round", "r00") == 2
+    answer_round("r00", truth(), 4)
+    assert run_stage(annotate, "--round", "r00") == 0
+    set_oracle("simulated")
+    assert run_stage(finetune, "--round", "r00") == 2
+    assert "holds a person's answers (the file oracle), but params say oracle: simulated" in capsys.readouterr().err

@@ -60,7 +60,7 @@ def folder_params(**folder):
     p["classifier"].update(arch="resnet", width=4, blocks=[1], epochs=2, milestones=[1], augment="crop_flip")
     p["contrastive"].update(arch="resnet", augment="simclr", blocks=[1])
     p["ddu"].update(width=4, blocks=[1])
-    p["rounds"] = {"r01": {"prev": "r00"}, "r02": {"prev": "r01"}}
+    p["rounds"] = {"r01": {"prev": "r00"}, "r02": {"prev": "r01"}, "r03": {"prev": "r02"}}
     if folder.get("channels") == 1:
         p["classifier"].update(arch="convnet")
         p["contrastive"].update(arch="convnet", augment="affine")
@@ -109,7 +109,14 @@ def test_folder_pool_through_three_labeled_rounds(own, capsys):
         m = json.loads(paths.round_metrics(r, "annotate").read_text())
         assert m["examined"] == labeled and m["examined_id"] == quota and m["categories"] == "answered"
         assert 0 <= json.loads(paths.round_metrics(r, "finetune").read_text())["accuracy"] <= 1
-    assert "green" in queries_csv("r02").read_text() or "red" in queries_csv("r02").read_text()  # guesses
+    guesses = {line.split(",")[6] for line in queries_csv("r02").read_text().splitlines()[1:]}
+    assert guesses and guesses <= {"red", "green", "non-iD"}  # the previous model's argmax, by name
+    # r03 comes after the stopping point (7 labeled iD): nothing listed, nothing asked, nothing charged
+    assert run_stage(acquire, "--round", "r03", "--prev", "r02") == 0
+    assert queries_csv("r03").read_text().splitlines() == [queries_csv("r02").read_text().splitlines()[0]]
+    assert run_stage(annotate, "--round", "r03", "--prev", "r02") == 0
+    assert json.loads(paths.round_metrics("r03", "annotate").read_text())["finished"] is True
+    assert run_stage(finetune, "--round", "r03", "--prev", "r02") == 0
     assert run_stage(report) == 0
     s = json.loads(paths.SUMMARY.read_text())
     assert s["labeled_id"] == 7 and s["target_reached"] and s["accuracy"] is not None

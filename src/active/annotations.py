@@ -55,6 +55,20 @@ def labels_csv(round_name: str) -> Path:
     return round_dir(round_name) / "labels.csv"
 
 
+def labels_json(round_name: str) -> Path:
+    return round_dir(round_name) / "labels.json"
+
+
+def labels_file(round_name: str) -> Path:
+    """The labels file a round reads: Label Studio's JSON export if saved, else labels.csv."""
+    return labels_json(round_name) if labels_json(round_name).exists() else labels_csv(round_name)
+
+
+def ranking_stage(round_name: str) -> str:
+    """The DVC stage that ranks a round's candidates and lists its queries: init for stage 0."""
+    return "init" if round_name == "r00" else f"acquire@{round_name}"
+
+
 class LabelsError(UserError):
     """labels.csv holds an answer the round cannot take."""
 
@@ -132,12 +146,17 @@ def write_queries(round_name: str, queries: QueryList, files: np.ndarray | None,
     save_text(queries_csv(round_name), "\n".join(lines) + "\n")
     out = sheets_dir(round_name)
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.png"):
+    for old in list(out.iterdir()):
         old.unlink()
+    index = []
     for s in np.unique(queries.sheets):
         rows = np.flatnonzero(queries.sheets == s)
         contact_sheet(out / f"sheet_{int(s):03d}.png", images[rows], [q + 1 for q in rows],
                       [int(queries.passes[r]) for r in rows])
+        index.append(f"sheet_{int(s):03d}.png: queries {rows[0] + 1}-{rows[-1] + 1}, passes "
+                     f"{int(queries.passes[rows[0]])}-{int(queries.passes[rows[-1]])}")
+    # an index, also where nothing is listed (a round after the stopping point): DVC warns on empty folders
+    save_text(out / "index.txt", "\n".join(index or [f"round {round_name}: no queries (nothing to examine)"]) + "\n")
 
 
 def _csv_field(value) -> str:
@@ -176,10 +195,6 @@ class Answer:
 
 def answer_names(class_names: list[str]) -> list[str]:
     return list(class_names) + list(NON_ID_ANSWERS)
-
-
-def labels_json(round_name: str) -> Path:
-    return round_dir(round_name) / "labels.json"
 
 
 def read_labels(round_name: str, queries: QueryList, prev_acquired: np.ndarray, class_names: list[str]) -> dict:
@@ -315,8 +330,9 @@ def examined_by_answers(round_name: str, queries: QueryList, answers: dict, need
     if found < need_id and not queries.complete:
         raise LabelsNeeded(f"round {round_name}: every query listed in {queries_csv(round_name)} is labeled, with "
                            f"{found} iD answers of the {need_id} the round needs. Raise annotation.max_queries in "
-                           f"params.yaml (e.g. to {2 * len(queries.order)}) and run `dvc repro`: acquire@{round_name} "
-                           f"lists more queries in the same order, and your labels stay valid.")
+                           f"params.yaml (e.g. to {2 * len(queries.order)}) and run `dvc repro`: "
+                           f"{ranking_stage(round_name)} lists more queries in the same order, and your labels stay "
+                           f"valid.")
     taken = set(int(i) for i in queries.order[queries.passes < p])
     extra = [int(i) for i in queries.order if int(i) in answers and int(i) not in taken]
     order = [int(i) for i in queries.order if int(i) in taken] + extra
@@ -326,7 +342,7 @@ def examined_by_answers(round_name: str, queries: QueryList, answers: dict, need
 def _next_pass_message(round_name: str, queries: QueryList, rows: np.ndarray, done: list[bool], found: int,
                        need_id: int, answers: dict, class_names: list[str]) -> str:
     p = int(queries.passes[rows[0]])
-    path = labels_csv(round_name)
+    path = labels_file(round_name)
     numbers = [int(r) + 1 for r in rows]
     span = f"query {numbers[0]}" if len(numbers) == 1 else f"queries {numbers[0]}-{numbers[-1]}"
     sheet = sheets_dir(round_name) / f"sheet_{int(queries.sheets[rows[0]]):03d}.png"
@@ -344,7 +360,8 @@ def _next_pass_message(round_name: str, queries: QueryList, rows: np.ndarray, do
         state = f"the labels so far give {found} iD answers of the {need_id} the round needs"
     how = "" if answers else (
         f" Start from a copy of the queries (`cp {queries_csv(round_name)} {path}`) and fill in the label "
-        f"column - or write lines `pool_index,label` - with one of: {', '.join(answer_names(class_names)[:12])}"
-        f"{', ...' if len(class_names) > 10 else ''}. Label passes in order, each whole, until {need_id} iD.")
+        f"column - or write lines `pool_index,label` - with one of: {', '.join(class_names[:10])}"
+        f"{', ...' if len(class_names) > 10 else ''}, {', '.join(NON_ID_ANSWERS)}. Label passes in order, each "
+        f"whole, until {need_id} iD.")
     return (f"round {round_name}: {state}. Next: label pass {p} ({span}, {sheet}) in {path}, then run `dvc repro` "
             f"again.{how}")

@@ -59,26 +59,22 @@ def tasks(round_name: str, queries, image_paths: list[str], guess: list[str]) ->
 
 def export(round_name: str, params_path: str = "params.yaml") -> Path:
     """The round's listed queries as Label Studio import files (see the module docstring)."""
-    from src.active.loop import load_candidates, load_state
+    from src.active.loop import load_candidates, load_state, stage0_state
     from src.core import config, paths
     from src.core.io import load_npz
-    from src.data.pool import load_pool, pool_files
+    from src.data.pool import load_pool
 
     p = config.load(params_path)
     prev = None if round_name == config.INITIAL_STATE else p.rounds.get(round_name, {}).get("prev")
     if round_name != config.INITIAL_STATE and prev is None:
         raise UserError(f"{round_name} is not a round of {params_path}.")
     if prev is None:
-        from src.active.state import ActiveState
-
-        pool0 = load_pool(paths.POOL_NPZ, ("category",))
-        state = ActiveState.empty(len(pool0["category"]), pool0["fingerprint"], answers=p.oracle == "file")
+        state = stage0_state(load_pool(paths.POOL_NPZ, ("category",)), p)
     else:
         state = load_state(prev, p)
     cands = load_candidates(round_name, prev or "", state)
     queries = listed_queries(cands, p.annotation.max_queries, p.annotation.sheet_size)
-    pool = load_pool(paths.POOL_NPZ, ("images",))
-    pool.update(pool_files(paths.POOL_NPZ))
+    pool = load_pool(paths.POOL_NPZ, ("images",), files=True)
     probs = None
     if prev is not None and paths.outputs(prev).exists():
         probs = load_npz(paths.outputs(prev)).get("probs")

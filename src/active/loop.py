@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from src.active.annotations import ranking_stage
 from src.active.oracle import SimulatedOracle, charge, examine
 from src.active.state import RERUN, ActiveState
 from src.active.strategies import Candidates
@@ -118,6 +119,12 @@ def _check_labels(pool: dict, cfg: ActiveConfig) -> np.ndarray:
     return np.flatnonzero(pool["category"] == ID)
 
 
+def stage0_state(pool: dict, p) -> ActiveState:
+    """The empty state stage 0 starts from; with the file oracle it records answers (init ranks
+    from it and annotate_r00 checks the candidates' digest against it: both must build the same)."""
+    return ActiveState.empty(len(pool["category"]), pool["fingerprint"], answers=p.oracle == "file")
+
+
 def save_candidates(round_name: str, prev: str, prev_state: ActiveState, candidates: Candidates) -> None:
     """Candidates of a round, with the round they are for and the digest of the state they ranked."""
     save_npz(paths.candidates(round_name), order=candidates.order, batch=candidates.batch,
@@ -127,14 +134,15 @@ def save_candidates(round_name: str, prev: str, prev_state: ActiveState, candida
 def load_candidates(round_name: str, prev: str, prev_state: ActiveState) -> Candidates:
     """Candidates of `round_name`, refused unless they were ranked for this round from this very state."""
     path = paths.candidates(round_name)
+    maker = ranking_stage(round_name)
     c = load_npz(path, keys=("order", "batch", "round", "prev", "state_digest"))
     made_for = (str(c["round"]), str(c["prev"]))
     if made_for != (round_name, prev):
         raise DataError(f"{path}: these candidates were ranked for round {made_for[0]} (from {made_for[1]}), not "
-                        f"{round_name} (from {prev}). Rerun `dvc repro` (acquire@{round_name} writes them).")
+                        f"{round_name} (from {prev}). Rerun `dvc repro` ({maker} writes them).")
     if str(c["state_digest"]) != prev_state.digest():
         raise DataError(f"{path}: these candidates were ranked from another version of state {prev} (it changed "
-                        f"since). Rerun `dvc repro` (acquire@{round_name} writes them).")
+                        f"since). Rerun `dvc repro` ({maker} writes them).")
     order, batch = c["order"], c["batch"]
     n = len(prev_state.labels)
     problems = []

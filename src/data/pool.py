@@ -144,10 +144,13 @@ def fingerprint(pool: dict) -> str:
     return h.hexdigest()[:16]
 
 
-def load_pool(path: str | Path, keys: tuple[str, ...], num_classes: int | None = None) -> dict:
+def load_pool(path: str | Path, keys: tuple[str, ...], num_classes: int | None = None, files: bool = False) -> dict:
     """`keys` of the pool plus its fingerprint (a str). With `num_classes`, also checks that
-    active.num_classes is the pool's number of iD classes (iD labels run 0..K-1)."""
+    active.num_classes is the pool's number of iD classes (iD labels run 0..K-1). With `files`,
+    also a folder pool's `files` (the images' paths), where the pool has them."""
     path = Path(path)
+    if files and "files" in npz_keys(path):
+        keys = keys + ("files",)
     wanted = tuple(dict.fromkeys(keys + (("category", "label") if num_classes is not None else ())))
     pool_fingerprint(path)  # a pool of an older version is named as such
     pool = load_npz(path, keys=wanted + ("fingerprint", "num_classes"))
@@ -155,11 +158,6 @@ def load_pool(path: str | Path, keys: tuple[str, ...], num_classes: int | None =
     if num_classes is not None:
         check_num_classes(pool, num_classes, path)
     return pool
-
-
-def pool_files(path: str | Path) -> dict:
-    """{"files": image paths} for a pool built from a folder of images (benchmark folder), else {}."""
-    return load_npz(path, keys=("files",)) if "files" in npz_keys(path) else {}
 
 
 def pool_fingerprint(path: str | Path) -> str:

@@ -147,7 +147,8 @@ def main(argv=None) -> int:
                     return rc
                 seconds = round(time.perf_counter() - t0, 1)
                 s = record(folder, params, name, commit, seconds)
-                log(f"[{i}/{len(todo)}] {strategy} seed {seed}: {s['accuracy']:.2f}% at cost {s['cost']:g} "
+                acc = "-" if s["accuracy"] is None else f"{s['accuracy']:.2f}%"
+                log(f"[{i}/{len(todo)}] {strategy} seed {seed}: {acc} at cost {s['cost']:g} "
                     f"({seconds:.0f} s; grid {time.perf_counter() - t_grid:.0f} s)")
     finally:
         Path("params.yaml").write_text(params_text)

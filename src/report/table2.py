@@ -53,7 +53,10 @@ ADDED_PARAMS = {"benchmark": "mixmnist", "pool.id_classes": None, "pool.ambiguou
                 "classifier.arch": "convnet", "classifier.blocks": [2, 2, 2, 2], "classifier.optimizer": "adam",
                 "classifier.momentum": 0.0, "classifier.augment": "none", "contrastive.arch": "convnet",
                 "contrastive.blocks": [2, 2, 2, 2], "contrastive.augment": "affine",
-                "cl_classifier.optimizer": "adam", "cl_classifier.momentum": 0.0, "cl_classifier.augment": "none"}
+                "cl_classifier.optimizer": "adam", "cl_classifier.momentum": 0.0, "cl_classifier.augment": "none",
+                # issue 12: the oracle and what a round lists for a person (no effect on simulated results)
+                "oracle": "simulated", "folder": {"images": None, "test": None, "size": 32, "channels": 3},
+                "annotation": {"max_queries": 100, "sheet_size": 50}}
 
 
 def with_added_params(params: dict) -> dict:
