@@ -36,15 +36,18 @@ from src.models.representation import RepresentationModel
 
 
 def load_images(n: int, seed: int) -> tuple[np.ndarray, str]:
-    pool = Path("data/prepared/pool.npz")
+    """n RGB images: the built pool's when it has that many (natural-image benchmarks), else synthetic."""
+    pool, note = Path("data/prepared/pool.npz"), ""
     if pool.exists():
         with np.load(pool) as f:
             images = f["images"]
-        if images.ndim == 4:
+        if images.ndim == 4 and len(images) >= n:  # the reference's DataLoader needs n images for its steps
             idx = np.random.default_rng(seed).permutation(len(images))[:n]
             return images[idx], f"{pool} ({len(idx)} RGB images)"
+        if images.ndim == 4:
+            note = f"; {pool} has only {len(images)} images"
     g = np.random.default_rng(seed)
-    return g.integers(0, 256, (n, 32, 32, 3)).astype(np.uint8), f"synthetic RGB ({n} images)"
+    return g.integers(0, 256, (n, 32, 32, 3)).astype(np.uint8), f"synthetic RGB ({n} images{note})"
 
 
 class Views(torch.utils.data.Dataset):
