@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from src.active.strategies import Candidates
+from src.core.config import INITIAL_STATE
 from src.core.errors import UserError
 from src.core.io import save_text
 from src.data.pool import AMBIGUOUS, ID, OOD
@@ -66,7 +67,7 @@ def labels_file(round_name: str) -> Path:
 
 def ranking_stage(round_name: str) -> str:
     """The DVC stage that ranks a round's candidates and lists its queries: init for stage 0."""
-    return "init" if round_name == "r00" else f"acquire@{round_name}"
+    return "init" if round_name == INITIAL_STATE else f"acquire@{round_name}"
 
 
 class LabelsError(UserError):

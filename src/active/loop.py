@@ -208,10 +208,14 @@ def annotate_round(state: ActiveState, candidates: Candidates, pool: dict, cfg: 
     oracle = SimulatedOracle.from_pool(pool, cfg.costs, cfg.num_classes)
     examined, labels, cost = examine(candidates.batches(), oracle, quota)
     new = state.with_labels(examined, labels, cost, round_index)
-    metrics = round_metrics(new, pool["category"], examined, round_index)
+    return new, _with_quota(round_metrics(new, pool["category"], examined, round_index), labels, cfg, quota)
+
+
+def _with_quota(metrics: dict, labels: np.ndarray, cfg: ActiveConfig, quota: int) -> dict:
+    """A round's metrics plus the iD it found and whether that met its quota (either oracle)."""
     metrics["id_found"] = int((labels != cfg.num_classes).sum())
     metrics["quota_met"] = metrics["id_found"] >= quota
-    return new, metrics
+    return metrics
 
 
 def annotate_from_answers(state: ActiveState, examined: np.ndarray, answers: dict, cfg: ActiveConfig,
@@ -222,9 +226,7 @@ def annotate_from_answers(state: ActiveState, examined: np.ndarray, answers: dic
     labels = np.asarray([answers[int(i)].label for i in examined], np.int16)
     categories = np.asarray([answers[int(i)].category for i in examined], np.int8)
     new = state.with_labels(examined, labels, charge(categories, cfg.costs), round_index, categories)
-    metrics = round_metrics(new, new.answers, examined, round_index)
-    metrics["id_found"] = int((labels != cfg.num_classes).sum())
-    metrics["quota_met"] = metrics["id_found"] >= quota
+    metrics = _with_quota(round_metrics(new, new.answers, examined, round_index), labels, cfg, quota)
     metrics["categories"] = "answered"
     return new, metrics
 
