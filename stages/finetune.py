@@ -12,6 +12,12 @@ Accuracy is measured on the test set (reported) and on the validation split (for
 A round after the stopping point (state rNN is its prev state unchanged) trains nothing: the model
 file is prev's, the outputs and metrics say `finished`. State rNN must continue state prev
 (check_successor); the three outputs appear together or not at all (stage_outputs).
+
+Under torchrun (`torchrun --nproc_per_node N -m stages.finetune --round rNN --prev rMM`) every rank
+runs the CL learners' contrastive continuation (data-parallel, src/contrastive/train.py) and the
+ranks other than 0 stop after it; rank 0 alone finetunes the classifier, scores the pool and the
+test and validation sets, and writes the outputs. A learner without a data-parallel part (the
+baselines, DDU) and a finished round leave everything to rank 0.
 """
 import time
 
@@ -19,7 +25,7 @@ import numpy as np
 
 from src.active.loop import (check_labels_source, check_round_args, check_successor, finished_metrics, load_state,
                              reached_target)
-from src.core import config, paths
+from src.core import config, distributed, live, paths
 from src.core.io import copy_file, load_npz, save_json, save_npz, stage_outputs
 from src.core.log import log
 from src.data.pool import load_pool, pool_fingerprint
@@ -34,11 +40,15 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str | 
         prev_state = load_state(prev, p, state.pool_fingerprint)
         check_successor(prev_state, state, prev, round_name, p.active)
         if state.round == prev_state.round and reached_target(state, p.active):
+            if not distributed.is_main():
+                return  # torchrun: nothing to train; rank 0 writes
             with stage_outputs(*outs):
                 copy_file(paths.model(prev), paths.model(round_name))  # the model stays prev's
                 save_npz(paths.outputs(round_name), finished=np.bool_(True), reached_in_round=np.int64(state.round),
                          pool_fingerprint=np.array(state.pool_fingerprint), state_digest=np.array(state.digest()))
                 save_json(paths.round_metrics(round_name, "finetune"), finished_metrics(state, p.active))
+            with live.tracking(f"rounds/{round_name}"):  # an empty live/rounds/rNN: nothing trained
+                pass
             log(f"{round_name}: finished - the state is {prev}'s (target reached in round {state.round}); "
                 f"nothing trained")
             return
@@ -53,8 +63,13 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str | 
     k = p.active.num_classes
     train_idx = training_set(state, k, p.active.non_id_ratio, round_rng(p.seed, round_name, "undersample"))
     learner = learner_for(p)
+    if not distributed.is_main() and not learner.data_parallel:
+        return  # torchrun: nothing of this learner is data-parallel; rank 0 trains and writes
     t0 = time.perf_counter()
-    extra = learner.fit(state, pool["images"], train_idx, round_name, prev)
+    with live.tracking(f"rounds/{round_name}"):  # the losses per epoch (src/core/live.py)
+        extra = learner.fit(state, pool["images"], train_idx, round_name, prev)
+    if not distributed.is_main():
+        return  # torchrun: this rank's part (the contrastive training) is done; rank 0 writes
     t1 = time.perf_counter()
     outputs = learner.pool_outputs(pool["images"])  # what the next acquire reads
     t2 = time.perf_counter()

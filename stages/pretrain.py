@@ -1,6 +1,9 @@
 """Stage pretrain: the CL methods' representation model learns from the whole unlabeled pool
-(SimCLR, no labels) -> models/pretrain.pt, metrics/pretrain.json."""
-from src.core import config, paths
+(SimCLR, no labels) -> models/pretrain.pt, metrics/pretrain.json.
+
+`torchrun --nproc_per_node N -m stages.pretrain` trains with N data-parallel processes
+(src/contrastive/train.py); every rank ends with the same weights and only rank 0 writes."""
+from src.core import config, distributed, live, paths
 from src.core.io import load_npz, save_json, stage_outputs
 from src.core.log import log
 
@@ -15,8 +18,11 @@ def main(params_path: str = "params.yaml") -> None:
     rep = new_representation(cfg, "pretrain")
     log(f"pretrain: {cfg.pretrain_epochs:g} epochs over {len(images)} pool images, width {cfg.width}, "
         f"batch {cfg.batch_size}")
-    summary = train_contrastive(rep, images, None, None, cfg, cfg.pretrain_epochs, cfg.seed, "pretrain",
-                                label="pretrain")
+    with live.tracking("pretrain"):  # live/pretrain: the loss per epoch (src/core/live.py; rank 0)
+        summary = train_contrastive(rep, images, None, None, cfg, cfg.pretrain_epochs, cfg.seed, "pretrain",
+                                    label="pretrain")
+    if not distributed.is_main():
+        return  # torchrun: rank 0 holds the same weights and writes them
     with stage_outputs(paths.PRETRAIN_PT, paths.PRETRAIN_METRICS):
         save_representation(paths.PRETRAIN_PT, rep)
         save_json(paths.PRETRAIN_METRICS, {"epochs": cfg.pretrain_epochs, **summary})

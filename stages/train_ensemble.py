@@ -1,5 +1,5 @@
 """Stage train_ensemble: ten differing MNIST classifiers -> weights and each one's test accuracy."""
-from src.core import config, paths
+from src.core import config, live, paths
 from src.core.config import not_applicable_reason
 from src.core.io import load_npz, save_json, save_torch, stage_outputs, write_not_applicable
 
@@ -9,13 +9,16 @@ def main(params_path: str = "params.yaml") -> None:
     if p.benchmark != "mixmnist":  # MixMNIST only: a marker in under a second, torch never imported
         write_not_applicable("train_ensemble", p.benchmark, not_applicable_reason(p.benchmark),
                              paths.ENSEMBLE_PT, paths.ENSEMBLE_METRICS)
+        with live.tracking("ensemble"):  # an empty live/ensemble: no training
+            pass
         return
     cfg = p.ensemble
     from src.generate.classifiers import member_archs, state_of, train_ensemble
 
     member_archs(cfg)  # unknown architecture names fail before the data is read
     mnist = load_npz(paths.SOURCE_NPZ)
-    models, archs, metrics = train_ensemble(mnist, cfg)
+    with live.tracking("ensemble"):  # live/ensemble: each member's loss per epoch (src/core/live.py)
+        models, archs, metrics = train_ensemble(mnist, cfg)
     with stage_outputs(paths.ENSEMBLE_PT, paths.ENSEMBLE_METRICS):
         save_torch(paths.ENSEMBLE_PT, {"config": config.to_dict(cfg), **state_of(models, archs)})
         save_json(paths.ENSEMBLE_METRICS, metrics)

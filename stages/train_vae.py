@@ -1,7 +1,7 @@
 """Stage train_vae: hierarchical VAE on MNIST train -> weights, test ELBO, reconstruction PNG."""
 import numpy as np
 
-from src.core import config, paths
+from src.core import config, live, paths
 from src.core.config import not_applicable_reason
 from src.core.device import cpu_state
 from src.core.io import load_npz, save_json, save_torch, stage_outputs, write_not_applicable
@@ -12,13 +12,16 @@ def main(params_path: str = "params.yaml") -> None:
     if p.benchmark != "mixmnist":  # MixMNIST only: a marker in under a second, torch never imported
         write_not_applicable("train_vae", p.benchmark, not_applicable_reason(p.benchmark),
                              paths.VAE_PT, paths.VAE_METRICS, paths.VAE_RECON_PNG)
+        with live.tracking("vae"):  # an empty live/vae: no training
+            pass
         return
     cfg = p.vae
     from src.generate.vae_training import evaluate_elbo, reconstruct, train_vae
     from src.report.grids import image_grid
 
     mnist = load_npz(paths.SOURCE_NPZ)
-    model, train_info = train_vae(mnist["train_images"], cfg)
+    with live.tracking("vae"):  # live/vae: the loss per epoch (src/core/live.py)
+        model, train_info = train_vae(mnist["train_images"], cfg)
     metrics = {**evaluate_elbo(model, mnist["test_images"], cfg.seed), **train_info}
     shown = mnist["test_images"][: cfg.recon_images]
     pairs = np.stack([shown, reconstruct(model, shown)], 1).reshape(-1, 28, 28)

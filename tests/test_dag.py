@@ -7,6 +7,7 @@ import yaml
 
 from src.active.annotations import labels_csv, queries_csv, sheets_dir
 from src.core import paths
+from src.core.live import live_dir
 from tests.conftest import ROOT
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -26,7 +27,8 @@ def expand(raw: dict, rounds: dict) -> dict:
     return out
 
 
-DVC = expand(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"], PARAMS["rounds"])
+DVC = expand(json.loads(json.dumps(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
+                        .replace("${data.raw_dir}", PARAMS["data"]["raw_dir"])), PARAMS["rounds"])
 
 
 def _paths(entries):
@@ -52,6 +54,14 @@ def test_data_dag_shape():
                           ("fetch_data", "make_ambiguous"), ("fetch_data", "build_pool"),
                           ("train_vae", "make_ambiguous"), ("train_ensemble", "make_ambiguous"),
                           ("make_ambiguous", "build_pool")}
+
+
+def test_raw_files_are_a_dvc_dependency():
+    """Replacing a raw file reruns fetch_data (no `-f`): the raw folder is its dependency, and no
+    other stage reads it."""
+    raw = PARAMS["data"]["raw_dir"]
+    assert [s for s in DVC if raw in _paths(DVC[s]["deps"])] == ["fetch_data"]
+    assert "${data.raw_dir}" in (ROOT / "dvc.yaml").read_text()
 
 
 def test_rounds_chain():
@@ -83,7 +93,9 @@ def test_declared_paths_match_src_paths():
     declared = set().union(*(outs(s) for s in DVC))
     constants = {str(v) for k, v in vars(paths).items() if k.isupper() and isinstance(v, Path) and v.suffix}
     constants |= {str(paths.pool_grid_png(c)) for c in ("id", "ambiguous", "ood")}
+    constants |= {str(live_dir(n)) for n in ("vae", "ensemble", "pretrain")}
     for r in ["r00", *PARAMS["rounds"]]:
+        constants |= {str(live_dir(f"rounds/{r}"))}
         constants |= {str(paths.model(r)), str(paths.outputs(r)), str(paths.round_metrics(r, "finetune"))}
         constants |= {str(paths.state(r)), str(paths.round_metrics(r, "annotate"))}
         constants |= {str(paths.candidates(r)), str(queries_csv(r)), str(sheets_dir(r))}
@@ -115,7 +127,7 @@ def test_stage_scripts_and_params_exist():
         for section in stage.get("params", []):
             top, _, key = section.partition(".")
             assert top in PARAMS and (not key or key in PARAMS[top]), f"{name}: params {section} missing"
-        for dep in _paths(stage["deps"]):
+        for dep in _paths(stage["deps"]) - {PARAMS["data"]["raw_dir"]}:  # raw: linked or downloaded
             assert (ROOT / dep).exists() or any(feeds(s, name) for s in DVC), (name, dep)
 
 
@@ -167,3 +179,32 @@ def test_code_deps_cover_each_stage_import_tree():
         if uncovered:
             missing[name] = uncovered
     assert missing == {}
+
+
+def test_artifacts_are_cached_stage_outputs():
+    """`dvc artifacts get` fetches an artifact from the DVC remote: each is one stage's cached output."""
+    artifacts = yaml.safe_load((ROOT / "dvc.yaml").read_text())["artifacts"]
+    assert set(artifacts) == {"representation", "classifier"}
+    assert artifacts["representation"]["path"] == str(paths.PRETRAIN_PT)
+    assert artifacts["classifier"]["path"] == str(paths.FINAL_MODEL)
+    for name, art in artifacts.items():
+        producers = [s for s in DVC if art["path"] in _paths(DVC[s].get("outs"))]
+        assert len(producers) == 1 and art["type"] == "model", name
+        assert art["path"] in DVC[producers[0]]["outs"], f"{name}: cache: false would keep it out of the remote"
+
+
+def test_pretrain_is_saved_to_the_run_cache():
+    """DVC saves a run to its run cache only when none of the stage's plain outputs is `cache:
+    false` (dvc/stage/__init__.py, Stage.run): pretrain, which machines share through `dvc push
+    --run-cache`, must have none."""
+    for entry in DVC["pretrain"]["outs"]:
+        assert isinstance(entry, str) or next(iter(entry.values())).get("cache", True), entry
+
+
+def test_dvclive_folders_are_outputs_and_their_metrics_declared():
+    """Each training stage owns its live/ folder; `dvc exp show` lists the top-level metrics."""
+    top = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    for stage, name in (("train_vae", "vae"), ("train_ensemble", "ensemble"), ("pretrain", "pretrain"),
+                        ("finetune_r00", "rounds/r00"), *((f"finetune@{r}", f"rounds/{r}") for r in PARAMS["rounds"])):
+        assert str(live_dir(name)) in outs(stage), stage
+    assert {f"live/{n}/metrics.json" for n in ("vae", "ensemble", "pretrain")} <= set(top["metrics"])

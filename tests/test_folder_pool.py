@@ -54,6 +54,7 @@ def make_folder(root, n=30):
 def folder_params(**folder):
     p = tiny_params()
     p.update(benchmark="folder", oracle="file", strategy="random")
+    p["data"].update(raw_dir="own")
     p["folder"].update({"images": "own/images", "test": "own/test", "size": 32, "channels": 3, **folder})
     p["pool"].update(id_classes=["red", "green"], ambiguous_classes=None, n_val=0)
     p["active"].update(num_classes=2, init_id=3, per_round_id=2, target_id=7)
@@ -155,6 +156,8 @@ def test_folder_mistakes_are_named(own, tmp_path):
     ({"oracle": "simulated"}, "has no ground truth for the simulated oracle: set oracle: file"),
     ({"folder": {"images": None}}, "needs folder.images"),
     ({"folder": {"size": 64}}, "folder.size = 64 with folder.channels = 3"),
+    ({"data": {"raw_dir": "elsewhere"}}, r"folder.images = 'own/images' is not inside data.raw_dir = 'elsewhere'"),
+    ({"folder": {"test": "../test"}}, r"folder.test = '../test' is not inside data.raw_dir = 'own'"),
     ({"pool": {"id_classes": None}}, "needs pool.id_classes"),
     ({"pool": {"id_classes": ["red", "ood"]}}, "'ood' is an answer of its own"),
 ])

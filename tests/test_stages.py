@@ -121,6 +121,8 @@ def check_stopping_rule() -> None:
     assert summary["target_reached"] is True and summary["rounds"] == 1 and summary["labeled_id"] == 8
     assert summary["cost"] == r01.cost and summary["accuracy"] == round(100 * fin["accuracy"], 3)
     assert len(paths.CURVE_CSV.read_text().splitlines()) == 1 + 2  # r00, r01
+    # the final classifier (dvc.yaml's artifact) is the stopping point's model
+    assert paths.FINAL_MODEL.read_bytes() == paths.model("r01").read_bytes() != paths.model("r00").read_bytes()
 
 
 def set_strategy(name: str) -> None:

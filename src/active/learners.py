@@ -12,6 +12,10 @@
 
 The family follows from what the strategy reads (`Strategy.needs`), so stage scripts never branch
 on strategy names. Checkpoints record `learner` (the family).
+
+Under torchrun (src/core/distributed.py) only the representation learner's contrastive training is
+data-parallel (`data_parallel`): every rank runs it, then the ranks other than 0 leave `fit`
+without a classifier; rank 0 alone finetunes the classifier, scores the pool and writes.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ import numpy as np
 
 from src.active.state import ActiveState
 from src.active.strategies import get as get_strategy
-from src.core import paths
+from src.core import distributed, paths
 from src.core.config import INITIAL_STATE, Params, to_dict
 from src.core.device import cpu_state, get_device
 from src.core.io import save_torch
@@ -35,6 +39,7 @@ from src.models.supervised import predict_probs, predict_probs_and_embeddings, t
 class Learner:
     name = ""
     pretrained = False  # True: a model exists before any label (stage 0 can rank with it)
+    data_parallel = False  # True: fit trains with every torchrun process (ranks other than 0 stop after it)
 
     def __init__(self, p: Params):
         self.p = p
@@ -113,6 +118,7 @@ class DDULearner(BaselineLearner):
 class RepresentationLearner(Learner):
     name = REPRESENTATION
     pretrained = True
+    data_parallel = True
 
     def __init__(self, p: Params):
         super().__init__(p)
@@ -144,6 +150,8 @@ class RepresentationLearner(Learner):
                                     p.contrastive, p.contrastive.round_epochs, p.seed, round_name,
                                     label=f"{round_name} representation")
         seconds = {"representation": round(time.perf_counter() - t0, 2)}
+        if not distributed.is_main():  # torchrun: rank 0 alone finetunes the classifier (and writes)
+            return {"seconds": seconds}
         k1 = p.active.num_classes + 1
         self.classifier = train_classifier(images_u8[train_idx], state.labels[train_idx], p.cl_classifier, k1,
                                            p.seed, f"{round_name}-train",

@@ -474,6 +474,13 @@ def _check_folder(params: Params, path: str) -> None:
     if params.pool.id_classes is None or params.pool.ambiguous_classes is not None:
         raise ConfigError(f"{path}: benchmark 'folder' needs pool.id_classes, the names of your iD classes (what the "
                           f"annotator answers), and pool.ambiguous_classes: null.")
+    raw = Path(params.data.raw_dir)
+    for key in ("images", "test"):
+        where = getattr(f, key)
+        if where and raw.resolve() not in (Path(where).resolve(), *Path(where).resolve().parents):
+            raise ConfigError(f"{path}: folder.{key} = {where!r} is not inside data.raw_dir = {str(raw)!r}, the folder "
+                              f"DVC tracks as fetch_data's input (so changed images rerun it): set data.raw_dir "
+                              f"to a folder that holds folder.images and folder.test (e.g. their parent).")
     if params.oracle != "file":
         raise ConfigError(f"{path}: benchmark 'folder' has no ground truth for the simulated oracle: set oracle: file "
                           f"(a person answers each round's queries).")

@@ -68,4 +68,5 @@ def round_metrics(round_name: str, part: str) -> Path:
 
 # pretrain (stage-0 representation of the CL methods, shared by every experiment)
 PRETRAIN_PT = MODELS / "pretrain.pt"
+FINAL_MODEL = MODELS / "classifier.pt"  # the last round's model (report; dvc.yaml artifact `classifier`)
 PRETRAIN_METRICS = METRICS / "pretrain.json"

@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from src.core.config import EnsembleConfig
+from src.core import live
 from src.core.device import cpu_state, get_device
 from src.core.errors import ConfigError
 from src.core.log import log
@@ -73,6 +74,7 @@ def train_member(arch: str, images: np.ndarray, labels: np.ndarray, cfg: Ensembl
     model.train()
     for _ in range(cfg.epochs):
         perm = torch.from_numpy(order.permutation(len(x)))
+        total = 0.0
         for b in range(steps):
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             loss = F.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
@@ -80,6 +82,8 @@ def train_member(arch: str, images: np.ndarray, labels: np.ndarray, cfg: Ensembl
             loss.backward()
             opt.step()
             sched.step()
+            total += float(loss.detach()) * len(idx)
+        live.step(member=member, **{"train/loss": total / len(x)})
     return model.eval()
 
 

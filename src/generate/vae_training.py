@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from src.core.config import VAEConfig
+from src.core import live
 from src.core.device import get_device
 from src.core.log import log
 from src.core.seeding import rng, seed_everything, torch_generator
@@ -62,6 +63,7 @@ def train_vae(train_u8: np.ndarray, cfg: VAEConfig) -> tuple[HierarchicalVAE, di
                     f"loss {loss.mean().item():.1f} nats (kl weight {kl_weight:.2f})")
         history.append(total / len(data))
         log(f"vae epoch {epoch + 1}/{cfg.epochs}: train loss {history[-1]:.2f} nats")
+        live.step(**{"train/loss_nats": history[-1]})
     model.eval()
     log(f"vae trained in {time.perf_counter() - t0:.1f}s")
     return model, {"train_images": len(data),

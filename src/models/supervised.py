@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from src.core import live
 from src.core.config import ClassifierConfig, CLClassifierConfig
 from src.core.device import get_device
 from src.core.seeding import seed_everything, torch_generator
@@ -48,6 +49,7 @@ def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierC
     model.train()
     for _ in range(cfg.epochs):
         perm = torch.randperm(len(x), generator=order)
+        total = 0.0
         for s in range(0, len(x), cfg.batch_size):
             idx = perm[s:s + cfg.batch_size]
             xb = normalise(crop_flip(to_unit(x[idx].numpy()), aug_gen)) if augment else x[idx]
@@ -58,7 +60,9 @@ def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierC
             if cfg.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
+            total += float(loss.detach()) * len(idx)
         sched.step()
+        live.step(**{"classifier/loss": total / len(x)})
     return model.eval()
 
 

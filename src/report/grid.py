@@ -1,6 +1,6 @@
 """The multi-seed grid behind Table 2 and Figure 4:
 
-    python -m src.report.grid results/mixmnist-quick [--strategies ...] [--seeds 0 1 2]
+    python -m src.report.grid results/mixmnist-quick [--strategies ...] [--seeds 0 1 2] [--jobs N]
 
 For each strategy x seed it runs `dvc exp run -S strategy=S -S seed=N` in this workspace (data
 stages and `pretrain` come from DVC's cache: they do not depend on either param), then copies the
@@ -9,6 +9,12 @@ run's metrics/summary.json, plots/curve.csv, plots/rounds.csv and params.yaml to
 whose folder already holds the same params is skipped, so a killed grid resumes where it stopped.
 The default strategy and seed run last, so the workspace ends matching params.yaml. Finally the
 folder's table2.md and figure4.png are rebuilt (src/report/results.py).
+
+With --jobs N the runs go through DVC's queue instead: each is queued (`dvc exp run --queue`, the
+raw-data folder copied into its temporary workspace with -C), then `dvc exp run --run-all --jobs N`
+executes N at a time, and src/report/collect.py copies the finished experiments into the folder
+from their git commits. The workspace is left alone. On a machine with several GPUs each run claims
+a GPU of its own (src/core/device.py). Queued runs are not timed (run.json: wall_seconds null).
 """
 from __future__ import annotations
 
@@ -69,6 +75,39 @@ def run_one(overrides: dict, dvc: str, log_file) -> tuple[int, str]:
     return proc.returncode, name
 
 
+def run_queued(todo: list[tuple[str, int]], dvc: str, jobs: int, copy_paths: list[str], log_file,
+               pull: bool = False) -> int:
+    """Queue every (strategy, seed), then run the queue `jobs` at a time; output to `log_file`."""
+    for strategy, seed in todo:
+        cmd = [dvc, "exp", "run", "--queue", "-S", f"strategy={strategy}", "-S", f"seed={seed}"]
+        cmd += ["--pull"] if pull else []
+        for path in copy_paths:
+            cmd += ["-C", path]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        log_file.write(out.stdout + out.stderr)
+        if out.returncode != 0:
+            sys.stderr.write(out.stdout[-2000:] + out.stderr[-2000:])
+            return out.returncode
+        log(f"queued {strategy} seed {seed}")
+    log(f"dvc exp run --run-all --jobs {jobs}: {len(todo)} run(s), {jobs} at a time ...")
+    proc = subprocess.Popen([dvc, "exp", "run", "--run-all", "--jobs", str(jobs)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        log_file.write(line)
+        log_file.flush()
+        if "accuracy" in line and "cost" in line:
+            print(f"    {line.rstrip()}", flush=True)
+    return proc.wait()
+
+
+def queue_copy_paths(base: dict) -> list[str]:
+    """Untracked inputs a queued run's temporary workspace needs: the raw folder, when it lies in the
+    repository (an outside path is read where it is)."""
+    raw = Path(base["data"]["raw_dir"])
+    inside = not raw.is_absolute() and ".." not in raw.parts
+    return [str(raw)] if inside and raw.exists() else []
+
+
 def get_key(params: dict, dotted: str):
     """The value of section.key (or a top-level key); KeyError names a key params.yaml lacks."""
     node = params
@@ -121,7 +160,14 @@ def main(argv=None) -> int:
     parser.add_argument("out", help="results folder, e.g. results/mixmnist-quick")
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="run through DVC's queue, N experiments at a time (see the module docstring)")
+    parser.add_argument("--pull", action="store_true",
+                        help="with --jobs: a stage found in the run cache (`dvc fetch --run-cache`) pulls its "
+                             "outputs from the DVC remote instead of running (README: several machines)")
     args = parser.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     out = Path(args.out)
     params_text = Path("params.yaml").read_text()
     base = yaml.safe_load(params_text)
@@ -129,6 +175,8 @@ def main(argv=None) -> int:
     commit = git_commit()
     out.mkdir(parents=True, exist_ok=True)
     todo = planned(base, args.strategies, args.seeds)
+    if args.jobs is not None:
+        return queued_grid(out, base, todo, dvc, args.jobs, args.pull)
     t_grid = time.perf_counter()
     try:
         with open(out / "grid.log", "a") as log_file:
@@ -152,6 +200,28 @@ def main(argv=None) -> int:
                     f"({seconds:.0f} s; grid {time.perf_counter() - t_grid:.0f} s)")
     finally:
         Path("params.yaml").write_text(params_text)
+    from src.report.results import build
+
+    build(out)
+    return 0
+
+
+def queued_grid(out: Path, base: dict, todo: list[tuple[str, int]], dvc: str, jobs: int, pull: bool) -> int:
+    from src.report.collect import collect
+
+    todo = [(s, n) for s, n in todo if not done(run_dir(out, s, n), {**base, "strategy": s, "seed": n})]
+    if todo:
+        t0 = time.perf_counter()
+        with open(out / "grid.log", "a") as log_file:
+            rc = run_queued(todo, dvc, jobs, queue_copy_paths(base), log_file, pull)
+        log(f"queue finished in {time.perf_counter() - t0:.0f} s (exit {rc})")
+    counts = collect(out, base)
+    missing = [(s, n) for s, n in todo if not done(run_dir(out, s, n), {**base, "strategy": s, "seed": n})]
+    if missing:
+        log(f"error: {len(missing)} run(s) did not finish: {', '.join(f'{s} seed {n}' for s, n in missing)}. See "
+            f"{out / 'grid.log'}, `dvc queue status` and `dvc queue logs <name>`; rerun the command to retry them.")
+        return 1
+    log(f"collected {counts['added']} run(s) into {out}/runs")
     from src.report.results import build
 
     build(out)

@@ -179,6 +179,8 @@ def timing(folder: Path, runs: list[dict]) -> str:
         d = folder / "runs" / r["name"]
         try:
             wall = json.loads((d / "run.json").read_text())["wall_seconds"]
+            if wall is None:  # a queued run (src/report/collect.py): not timed
+                continue
             with open(d / "rounds.csv") as fh:
                 work = sum(float(row[k] or 0) for row in csv.DictReader(fh) for k in WORK if k in row)
         except (FileNotFoundError, KeyError):
