@@ -47,8 +47,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str | 
                 save_npz(paths.outputs(round_name), finished=np.bool_(True), reached_in_round=np.int64(state.round),
                          pool_fingerprint=np.array(state.pool_fingerprint), state_digest=np.array(state.digest()))
                 save_json(paths.round_metrics(round_name, "finetune"), finished_metrics(state, p.active))
-            with live.tracking(f"rounds/{round_name}"):  # an empty live/rounds/rNN: nothing trained
-                pass
+            live.empty(f"rounds/{round_name}")  # nothing trained
             log(f"{round_name}: finished - the state is {prev}'s (target reached in round {state.round}); "
                 f"nothing trained")
             return

@@ -9,8 +9,7 @@ def main(params_path: str = "params.yaml") -> None:
     if p.benchmark != "mixmnist":  # MixMNIST only: a marker in under a second, torch never imported
         write_not_applicable("train_ensemble", p.benchmark, not_applicable_reason(p.benchmark),
                              paths.ENSEMBLE_PT, paths.ENSEMBLE_METRICS)
-        with live.tracking("ensemble"):  # an empty live/ensemble: no training
-            pass
+        live.empty("ensemble")  # no training
         return
     cfg = p.ensemble
     from src.generate.classifiers import member_archs, state_of, train_ensemble

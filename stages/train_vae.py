@@ -12,8 +12,7 @@ def main(params_path: str = "params.yaml") -> None:
     if p.benchmark != "mixmnist":  # MixMNIST only: a marker in under a second, torch never imported
         write_not_applicable("train_vae", p.benchmark, not_applicable_reason(p.benchmark),
                              paths.VAE_PT, paths.VAE_METRICS, paths.VAE_RECON_PNG)
-        with live.tracking("vae"):  # an empty live/vae: no training
-            pass
+        live.empty("vae")  # no training
         return
     cfg = p.vae
     from src.generate.vae_training import evaluate_elbo, reconstruct, train_vae

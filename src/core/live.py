@@ -55,6 +55,12 @@ def tracking(name: str):
         live.end()
 
 
+def empty(name: str) -> None:
+    """An empty live/<name> (metrics.json `{}`): a stage that trains nothing still writes its output."""
+    with tracking(name):
+        pass
+
+
 def step(**metrics) -> None:
     """One step of the active tracking block: each metric (a number; `a/b` keys nest) then next_step."""
     if not _current:
