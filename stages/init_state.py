@@ -10,9 +10,8 @@ and every sample examined until init_id iD are found is charged.
 import numpy as np
 
 from src.active.annotations import publish_queries, queries_csv, sheets_dir
-from src.active.learners import learner_for
 from src.active.loop import save_candidates, stage0_candidates, stage0_state
-from src.active.strategies import from_params
+from src.active.strategies import from_params, reads_representation
 from src.core import config, paths
 from src.core.config import INITIAL_STATE
 from src.core.io import stage_outputs
@@ -23,12 +22,14 @@ from src.data.pool import load_pool
 
 def main(params_path: str = "params.yaml") -> None:
     p = config.load(params_path)
-    learner = learner_for(p)
     pool = load_pool(paths.POOL_NPZ, ("category", "label", "images"), p.active.num_classes, files=True)
     gen = rng(p.seed, "init")
-    if learner.pretrained and p.cluster.stage0 == "strategy":
+    if reads_representation(p.strategy) and p.cluster.stage0 == "strategy":
+        from src.active.learners import learner_for  # torch: only here, where a network runs
+
         strategy = from_params(p, quota=p.active.init_id)
-        cands = stage0_candidates(pool, p.active, gen, p.oracle, strategy, learner.stage0_outputs(pool["images"]))
+        outputs = learner_for(p).stage0_outputs(pool["images"])
+        cands = stage0_candidates(pool, p.active, gen, p.oracle, strategy, outputs)
     else:
         cands = stage0_candidates(pool, p.active, gen, p.oracle)
     empty = stage0_state(pool, p)

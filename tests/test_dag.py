@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 from src.active.annotations import labels_csv, queries_csv, sheets_dir
-from src.core import paths
+from src.core import paths, settings
 from src.core.live import live_dir
 from tests.conftest import ROOT
 
@@ -40,8 +40,10 @@ def outs(stage):
 
 
 def feeds(a, b) -> bool:
+    """a writes what b reads: the same path, or one inside the other (a folder dep or a folder out)."""
     deps = _paths(DVC[b].get("deps"))
-    return any(o == d or o.startswith(d.rstrip("/") + "/") for o in outs(a) for d in deps)
+    return any(o == d or o.startswith(d.rstrip("/") + "/") or d.startswith(o.rstrip("/") + "/")
+               for o in outs(a) for d in deps)
 
 
 EDGES = {(a, b) for a in DVC for b in DVC if a != b and feeds(a, b)}
@@ -64,17 +66,32 @@ def test_raw_files_are_a_dvc_dependency():
     assert "${data.raw_dir}" in (ROOT / "dvc.yaml").read_text()
 
 
+KIND = {"init": "init", "annotate_r00": "annotate", "finetune_r00": "finetune", "report": "report",
+        **{f"{kind}@{key}": kind for kind in ("acquire", "annotate", "finetune") for key in PARAMS["rounds"]}}
+
+
+def settings_code(stage: str) -> list[str]:
+    """The code a stage runs that its kind's settings file covers (src/core/settings.py)."""
+    kind = KIND.get(stage)
+    if kind is None or str(settings.settings_file(kind)) not in _paths(DVC[stage]["deps"]):
+        return []
+    return settings.KINDS[kind]["code"]
+
+
 def test_rounds_chain():
-    assert {("build_pool", "init"), ("init", "annotate_r00"), ("annotate_r00", "finetune_r00")} <= EDGES
+    assert {("build_pool", "settings"), ("init", "annotate_r00"), ("annotate_r00", "finetune_r00")} <= EDGES
+    assert {("settings", stage) for stage in KIND} <= EDGES
     assert ("init", "finetune_r00") not in EDGES  # stage 0 reaches training through its annotation
     for key, item in PARAMS["rounds"].items():
         prev = item["prev"]
         made_state = "annotate_r00" if prev == "r00" else f"annotate@{prev}"
         trained = "finetune_r00" if prev == "r00" else f"finetune@{prev}"
-        assert {(made_state, f"acquire@{key}"), (trained, f"acquire@{key}"),
-                (f"acquire@{key}", f"annotate@{key}"), (made_state, f"annotate@{key}"),
+        assert {(made_state, trained), (trained, f"acquire@{key}"), (f"acquire@{key}", f"annotate@{key}"),
                 (f"annotate@{key}", f"finetune@{key}"), (f"finetune@{key}", "report"),
                 (f"annotate@{key}", "report")} <= EDGES, key
+        # State prev reaches acquire and annotate through files that record its digest, and the
+        # next finetune through state key, which carries it (test_state_prev_is_recorded_downstream)
+        assert (made_state, f"acquire@{key}") not in EDGES and (made_state, f"annotate@{key}") not in EDGES
 
 
 def test_representation_feeds_every_round():
@@ -86,7 +103,8 @@ def test_representation_feeds_every_round():
         trained = "finetune_r00" if item["prev"] == "r00" else f"finetune@{item['prev']}"
         assert {(trained, f"acquire@{key}"), (trained, f"finetune@{key}")} <= EDGES, key
     for stage in ("init", "finetune_r00", *(f"finetune@{k}" for k in PARAMS["rounds"])):
-        assert "strategy" in DVC[stage]["params"], stage  # the strategy decides the model
+        assert str(settings.settings_file(KIND[stage])) in _paths(DVC[stage]["deps"]), stage
+        assert "strategy" in settings.KINDS[KIND[stage]]["params"], stage  # the strategy decides the model
 
 
 def test_declared_paths_match_src_paths():
@@ -94,6 +112,7 @@ def test_declared_paths_match_src_paths():
     constants = {str(v) for k, v in vars(paths).items() if k.isupper() and isinstance(v, Path) and v.suffix}
     constants |= {str(paths.pool_grid_png(c)) for c in ("id", "ambiguous", "ood")}
     constants |= {str(live_dir(n)) for n in ("vae", "ensemble", "pretrain")}
+    constants |= {str(settings.SETTINGS_DIR)}
     for r in ["r00", *PARAMS["rounds"]]:
         constants |= {str(live_dir(f"rounds/{r}"))}
         constants |= {str(paths.model(r)), str(paths.outputs(r)), str(paths.round_metrics(r, "finetune"))}
@@ -123,7 +142,9 @@ def test_stage_scripts_and_params_exist():
     for name, stage in DVC.items():
         module = stage["cmd"].split("python -m ")[1].split()[0]
         assert importlib.import_module(module).main
-        assert f"{module.replace('.', '/')}.py" in _paths(stage["deps"])
+        script = f"{module.replace('.', '/')}.py"
+        covering = _paths(stage["deps"]) | set(settings_code(name))
+        assert any(script == d or script.startswith(d + "/") for d in covering), name
         for section in stage.get("params", []):
             top, _, key = section.partition(".")
             assert top in PARAMS and (not key or key in PARAMS[top]), f"{name}: params {section} missing"
@@ -173,7 +194,7 @@ def test_code_deps_cover_each_stage_import_tree():
     missing = {}
     for name, stage in DVC.items():
         module = stage["cmd"].split()[2]
-        deps = [d.rstrip("/") for d in _paths(stage.get("deps"))]
+        deps = [d.rstrip("/") for d in _paths(stage.get("deps")) | set(settings_code(name))]
         uncovered = sorted(f for f in import_tree(module)
                            if not any(f == d or f.startswith(d + "/") for d in deps))
         if uncovered:
@@ -208,3 +229,26 @@ def test_dvclive_folders_are_outputs_and_their_metrics_declared():
                         ("finetune_r00", "rounds/r00"), *((f"finetune@{r}", f"rounds/{r}") for r in PARAMS["rounds"])):
         assert str(live_dir(name)) in outs(stage), stage
     assert {f"live/{n}/metrics.json" for n in ("vae", "ensemble", "pretrain")} <= set(top["metrics"])
+
+
+def test_settings_stage_declares_what_each_kind_reads():
+    """dvc.yaml's settings stage owns the union of KINDS (params, code, prepared data) and writes
+    one file per kind; every round stage depends on its kind's file and lists no params of its own."""
+    stage = DVC["settings"]
+    assert sorted(stage["params"]) == sorted(settings.all_params())
+    deps = _paths(stage["deps"])
+    for path in ("stages/settings.py", *settings.all_code(), *settings.all_data()):
+        assert any(path == d or path.startswith(d + "/") for d in deps), path
+    assert _paths(stage["outs"]) == {str(settings.SETTINGS_DIR)}
+    for name, kind in KIND.items():
+        files = [d for d in _paths(DVC[name]["deps"]) if d.startswith(str(settings.SETTINGS_DIR))]
+        assert files == [str(settings.settings_file(kind))], name
+        assert "params" not in DVC[name], name
+    for other in set(DVC) - set(KIND) - {"settings"}:
+        assert not any(d.startswith(str(settings.SETTINGS_DIR)) for d in _paths(DVC[other]["deps"])), other
+    for kind, spec in settings.KINDS.items():  # each entry names a real param
+        for key in spec["params"]:
+            value = PARAMS
+            for part in key.split("."):
+                assert part in value, (kind, key)
+                value = value[part]

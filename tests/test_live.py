@@ -42,6 +42,20 @@ def test_training_logs_one_step_per_epoch_with_identical_bytes(tmp_path, monkeyp
         assert (first / f).read_bytes() == (second / f).read_bytes(), f
 
 
+def test_empty_writes_the_bytes_dvclive_writes_for_a_block_without_steps(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with live.tracking("rounds/r01"):
+        pass
+    stale = tmp_path / "live" / "rounds" / "r02" / "plots" / "metrics"
+    stale.mkdir(parents=True)
+    (stale / "loss.tsv").write_text("step\tloss\n0\t1.0\n")  # an earlier run's steps: removed
+    live.empty("rounds/r02")
+    theirs, ours = (tmp_path / "live" / "rounds" / r for r in ("r01", "r02"))
+    files = sorted(str(p.relative_to(theirs)) for p in theirs.rglob("*"))
+    assert files == sorted(str(p.relative_to(ours)) for p in ours.rglob("*")) == ["metrics.json"]
+    assert (ours / "metrics.json").read_bytes() == (theirs / "metrics.json").read_bytes()
+
+
 def test_step_outside_tracking_and_other_ranks_write_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     live.step(loss=1.0)  # no tracking block: nothing happens

@@ -64,6 +64,15 @@ def get(name: str, **options) -> Strategy:
     return REGISTRY[name](**options)
 
 
+def reads_representation(name: str) -> bool:
+    """Whether the strategy ranks on the representation model's features, so its learner is
+    pretrained and stage 0 can rank with it (src/active/learners.py: FAMILIES). Answered without
+    the learners, which import torch: init imports torch only when it runs that network."""
+    if name not in REGISTRY:
+        get(name)  # raises the error that lists the valid names
+    return "features" in REGISTRY[name].needs
+
+
 def from_params(p, quota: int | None = None) -> Strategy:
     """The strategy named by `strategy` in params, with its options: the iD quota (default
     active.per_round_id), K, and for the cluster strategies the `cluster` section."""
