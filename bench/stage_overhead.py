@@ -1,14 +1,15 @@
 """What a `dvc exp run` costs beyond its work, on this code and on an earlier commit, in one invocation.
 
     python -m bench.stage_overhead --baseline 142be08 [--candidate HEAD] [--strategy distance_cl]
-                                   [--out results/stage-overhead]
+                                   [--seed 1] [--out results/stage-overhead]
 
 For each commit (baseline first, then candidate): a throw-away clone in a temporary folder with a
 hard-linked copy of this workspace's DVC cache (`cp -al`) minus its run cache, so no round stage is
-restored from an earlier run, and the raw folder linked; `dvc repro pretrain` (not timed: "pretrain
-cached"; the data stages and pretrain are checked out from the cache when the commit's dvc.lock
-matches what this workspace built, else they run), then the timed `dvc exp run -S
-strategy=<strategy>`. DVC's output is
+restored from an earlier run, and the raw folder linked; `dvc checkout` and `dvc repro pretrain`
+(not timed: "pretrain cached"; the data stages and pretrain come from the cache when the commit's
+dvc.lock matches what this machine built, else they run), then the timed `dvc exp run -S
+strategy=<strategy> -S seed=<seed>`. The seed is 1 by default because the committed dvc.lock holds
+the default job (seed 0): DVC would find that run up to date and time nothing. DVC's output is
 read line by line as it comes: each "Running stage" line starts a stage's slot, which lasts until
 the next one (the stage's process, then DVC's bookkeeping after it and before the next stage).
 
@@ -90,8 +91,8 @@ def stage_work(clone: Path) -> dict[str, float]:
     return work
 
 
-def timed_exp_run(clone: Path, strategy: str) -> dict:
-    cmd = [dvc_bin(), "exp", "run", "-S", f"strategy={strategy}"]
+def timed_exp_run(clone: Path, strategy: str, seed: int) -> dict:
+    cmd = [dvc_bin(), "exp", "run", "-S", f"strategy={strategy}", "-S", f"seed={seed}"]
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -127,15 +128,17 @@ def timed_exp_run(clone: Path, strategy: str) -> dict:
             "slots": slots}
 
 
-def bench_one(commit: str, label: str, tmp: Path, cache: Path, raw: Path, strategy: str) -> dict:
+def bench_one(commit: str, label: str, tmp: Path, cache: Path, raw: Path, strategy: str, seed: int) -> dict:
     dest = tmp / label
     sha = make_clone(commit, dest, cache, raw)
-    log(f"{label} ({sha[:7]}): dvc repro pretrain (untimed; the data stages and pretrain come from the run "
-        f"cache when they ran before)")
+    log(f"{label} ({sha[:7]}): dvc repro pretrain (untimed; the data stages and pretrain are checked out from "
+        f"the cache when the commit's dvc.lock matches this machine's build, else they run)")
     t0 = time.perf_counter()
+    subprocess.run([dvc_bin(), "checkout", "-q"], cwd=dest, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run([dvc_bin(), "repro", "pretrain"], dest, stdout=subprocess.DEVNULL)
-    log(f"{label}: pretrain ready in {time.perf_counter() - t0:.0f} s; timing dvc exp run -S strategy={strategy}")
-    result = timed_exp_run(dest, strategy)
+    log(f"{label}: pretrain ready in {time.perf_counter() - t0:.0f} s; timing dvc exp run -S strategy={strategy} "
+        f"-S seed={seed}")
+    result = timed_exp_run(dest, strategy, seed)
     summary = json.loads((dest / "metrics" / "summary.json").read_text())
     result.update(commit=sha, label=label, rounds_to_stop=summary.get("rounds"), cost=summary.get("cost"),
                   accuracy=summary.get("accuracy"),
@@ -164,7 +167,7 @@ def markdown(res: dict) -> str:
             ("accuracy", "accuracy")]
     lines = ["# Stage overhead: `dvc exp run` on two commits, one machine, one invocation", "",
              f"Command: `{res['command']}`", "",
-             f"Strategy {res['strategy']}, quick profile, pretrain cached; {res['cpus']} CPUs ({res['machine']}), "
+             f"Strategy {res['strategy']}, seed {res['seed']}, quick profile, pretrain cached; {res['cpus']} CPUs ({res['machine']}), "
              f"{res['date']}.", "",
              f"| | baseline {b['commit'][:7]} | candidate {c['commit'][:7]} |", "|---|---|---|"]
     lines += [f"| {title} | {b[key]} | {c[key]} |" for title, key in rows]
@@ -184,6 +187,7 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline", required=True, help="the earlier commit (e.g. 142be08)")
     ap.add_argument("--candidate", default="HEAD", help="the commit to compare (default HEAD: commit first)")
     ap.add_argument("--strategy", default="distance_cl")
+    ap.add_argument("--seed", type=int, default=1, help="the AL seed of the timed run (default 1: see above)")
     ap.add_argument("--out", type=Path, default=Path("results/stage-overhead"))
     ap.add_argument("--keep", action="store_true", help="keep the two clones (printed) for inspection")
     args = ap.parse_args(argv)
@@ -193,7 +197,7 @@ def main(argv=None) -> int:
         raise SystemExit("data/raw is missing: link the raw files first (README: Raw data)")
     tmp = Path(tempfile.mkdtemp(prefix="stage-overhead-"))
     try:
-        results = {side: bench_one(commit, side, tmp, cache, raw, args.strategy)
+        results = {side: bench_one(commit, side, tmp, cache, raw, args.strategy, args.seed)
                    for side, commit in (("baseline", args.baseline), ("candidate", args.candidate))}
     finally:
         if args.keep:
@@ -201,7 +205,7 @@ def main(argv=None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     res = {"command": "python -m bench.stage_overhead " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "strategy": args.strategy, "cpus": os.cpu_count(), "machine": platform.machine(),
+           "strategy": args.strategy, "seed": args.seed, "cpus": os.cpu_count(), "machine": platform.machine(),
            "date": time.strftime("%Y-%m-%d"), **results,
            "wall_ratio": round(results["candidate"]["wall_seconds"] / results["baseline"]["wall_seconds"], 3)}
     args.out.mkdir(parents=True, exist_ok=True)
