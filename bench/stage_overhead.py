@@ -9,7 +9,10 @@ restored from an earlier run, and the raw folder linked; `dvc checkout` and `dvc
 (not timed: "pretrain cached"; the data stages and pretrain come from the cache when the commit's
 dvc.lock matches what this machine built, else they run), then the timed `dvc exp run -S
 strategy=<strategy> -S seed=<seed>`. The seed is 1 by default because the committed dvc.lock holds
-the default job (seed 0): DVC would find that run up to date and time nothing. DVC's output is
+the default job (seed 0): DVC would find that run up to date and time nothing. Both sides run with
+this environment's packages, except that a package the candidate's requirements.txt adds (e.g.
+ruamel.yaml.clib) is hidden from the baseline's processes: its top-level modules are shadowed by
+stubs that raise ImportError, so the baseline runs as its own requirements install it. DVC's output is
 read line by line as it comes: each "Running stage" line starts a stage's slot, which lasts until
 the next one (the stage's process, then DVC's bookkeeping after it and before the next stage).
 
@@ -53,9 +56,53 @@ def dvc_bin() -> str:
     return str(exe) if exe.exists() else "dvc"
 
 
-def run(cmd: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
+def environment(shadow: Path | None = None) -> dict:
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    return subprocess.run(cmd, cwd=cwd, env=env, check=True, **kw)
+    if shadow is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(shadow), env.get("PYTHONPATH", "")]))
+    return env
+
+
+def run(cmd: list[str], cwd: Path, shadow: Path | None = None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, env=environment(shadow), check=True, **kw)
+
+
+def requirement_names(text: str) -> set[str]:
+    names = set()
+    for line in text.splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            names.add(re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0].lower().replace("_", "-").replace(".", "-"))
+    return names
+
+
+def shadow_added_packages(baseline: str, candidate: str, dest: Path) -> tuple[Path | None, list[str]]:
+    """Stubs for the top-level modules of packages the candidate's requirements add: a folder to put
+    first on the baseline's PYTHONPATH (only single-file modules; shared namespace folders stay).
+    A stub raises ModuleNotFoundError, as importing an absent module does."""
+    import importlib.metadata
+
+    def req(commit):
+        return subprocess.run(["git", "show", f"{commit}:requirements.txt"], cwd=ROOT, check=True,
+                              capture_output=True, text=True).stdout
+
+    added = sorted(requirement_names(req(candidate)) - requirement_names(req(baseline)))
+    hidden = []
+    for name in added:
+        try:
+            files = importlib.metadata.distribution(name).files or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        for f in files:
+            if "/" not in str(f) and str(f).endswith((".so", ".py", ".pyd")):
+                hidden.append(str(f).split(".")[0])
+    if not hidden:
+        return None, added
+    dest.mkdir(parents=True)
+    for module in hidden:
+        message = f"{module}: hidden by bench.stage_overhead (not in the baseline commit's requirements.txt)"
+        (dest / f"{module}.py").write_text(f"raise ModuleNotFoundError({message!r}, name={module!r})\n")
+    return dest, added
 
 
 def make_clone(commit: str, dest: Path, cache: Path, raw: Path) -> str:
@@ -91,9 +138,9 @@ def stage_work(clone: Path) -> dict[str, float]:
     return work
 
 
-def timed_exp_run(clone: Path, strategy: str, seed: int) -> dict:
+def timed_exp_run(clone: Path, strategy: str, seed: int, shadow: Path | None = None) -> dict:
     cmd = [dvc_bin(), "exp", "run", "-S", f"strategy={strategy}", "-S", f"seed={seed}"]
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = environment(shadow)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             bufsize=1)
@@ -128,17 +175,19 @@ def timed_exp_run(clone: Path, strategy: str, seed: int) -> dict:
             "slots": slots}
 
 
-def bench_one(commit: str, label: str, tmp: Path, cache: Path, raw: Path, strategy: str, seed: int) -> dict:
+def bench_one(commit: str, label: str, tmp: Path, cache: Path, raw: Path, strategy: str, seed: int,
+              shadow: Path | None = None) -> dict:
     dest = tmp / label
     sha = make_clone(commit, dest, cache, raw)
     log(f"{label} ({sha[:7]}): dvc repro pretrain (untimed; the data stages and pretrain are checked out from "
         f"the cache when the commit's dvc.lock matches this machine's build, else they run)")
     t0 = time.perf_counter()
-    subprocess.run([dvc_bin(), "checkout", "-q"], cwd=dest, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    run([dvc_bin(), "repro", "pretrain"], dest, stdout=subprocess.DEVNULL)
+    subprocess.run([dvc_bin(), "checkout", "-q"], cwd=dest, env=environment(shadow), stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    run([dvc_bin(), "repro", "pretrain"], dest, shadow, stdout=subprocess.DEVNULL)
     log(f"{label}: pretrain ready in {time.perf_counter() - t0:.0f} s; timing dvc exp run -S strategy={strategy} "
         f"-S seed={seed}")
-    result = timed_exp_run(dest, strategy, seed)
+    result = timed_exp_run(dest, strategy, seed, shadow)
     summary = json.loads((dest / "metrics" / "summary.json").read_text())
     result.update(commit=sha, label=label, rounds_to_stop=summary.get("rounds"), cost=summary.get("cost"),
                   accuracy=summary.get("accuracy"),
@@ -168,7 +217,8 @@ def markdown(res: dict) -> str:
     lines = ["# Stage overhead: `dvc exp run` on two commits, one machine, one invocation", "",
              f"Command: `{res['command']}`", "",
              f"Strategy {res['strategy']}, seed {res['seed']}, quick profile, pretrain cached; {res['cpus']} CPUs ({res['machine']}), "
-             f"{res['date']}.", "",
+             f"{res['date']}. Packages the candidate adds, hidden from the baseline's processes: "
+             f"{', '.join(res['hidden_from_baseline']) or 'none'}.", "",
              f"| | baseline {b['commit'][:7]} | candidate {c['commit'][:7]} |", "|---|---|---|"]
     lines += [f"| {title} | {b[key]} | {c[key]} |" for title, key in rows]
     lines += ["", f"Wall ratio candidate / baseline: **{res['wall_ratio']}**. Results identical: "
@@ -197,15 +247,20 @@ def main(argv=None) -> int:
         raise SystemExit("data/raw is missing: link the raw files first (README: Raw data)")
     tmp = Path(tempfile.mkdtemp(prefix="stage-overhead-"))
     try:
-        results = {side: bench_one(commit, side, tmp, cache, raw, args.strategy, args.seed)
-                   for side, commit in (("baseline", args.baseline), ("candidate", args.candidate))}
+        shadow, added = shadow_added_packages(args.baseline, args.candidate, tmp / "shadow")
+        if shadow is not None:
+            log(f"hidden from the baseline (added by the candidate's requirements {added}): "
+                f"{sorted(p.stem for p in shadow.iterdir())}")
+        results = {"baseline": bench_one(args.baseline, "baseline", tmp, cache, raw, args.strategy, args.seed,
+                                         shadow),
+                   "candidate": bench_one(args.candidate, "candidate", tmp, cache, raw, args.strategy, args.seed)}
     finally:
         if args.keep:
             log(f"clones kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     res = {"command": "python -m bench.stage_overhead " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "strategy": args.strategy, "seed": args.seed, "cpus": os.cpu_count(), "machine": platform.machine(),
+           "strategy": args.strategy, "seed": args.seed, "hidden_from_baseline": added, "cpus": os.cpu_count(), "machine": platform.machine(),
            "date": time.strftime("%Y-%m-%d"), **results,
            "wall_ratio": round(results["candidate"]["wall_seconds"] / results["baseline"]["wall_seconds"], 3)}
     args.out.mkdir(parents=True, exist_ok=True)
