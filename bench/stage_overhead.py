@@ -205,6 +205,30 @@ def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
+def kind_of(slot: dict) -> str:
+    """A slot's stage kind, working or finished (a round after the stop records no work)."""
+    name = slot["stage"].split("@")[0]
+    if name.endswith("_r00"):
+        return name.replace("_r00", " (stage 0)")
+    if name in ("acquire", "annotate", "finetune"):
+        name += " (working)" if slot["work"] > 0 else " (finished or nothing recorded)"
+    return name
+
+
+def breakdown(slots: list[dict]) -> list[str]:
+    """Where the overhead goes, by stage kind: stages, mean slot, mean recorded work, mean and total overhead."""
+    kinds: dict[str, list[dict]] = {}
+    for s in slots:
+        kinds.setdefault(kind_of(s), []).append(s)
+    lines = ["| stage kind | stages | slot, mean (s) | work, mean (s) | overhead, mean (s) | overhead, total (s) |",
+             "|---|---|---|---|---|---|"]
+    for kind, group in sorted(kinds.items(), key=lambda kv: -sum(s["overhead"] for s in kv[1])):
+        n = len(group)
+        lines.append(f"| {kind} | {n} | {sum(s['slot'] for s in group) / n:.2f} | {sum(s['work'] for s in group) / n:.2f} "
+                     f"| {sum(s['overhead'] for s in group) / n:.2f} | {sum(s['overhead'] for s in group):.1f} |")
+    return lines
+
+
 def markdown(res: dict) -> str:
     b, c = res["baseline"], res["candidate"]
     rows = [("wall (s)", "wall_seconds"), ("work recorded by the stages (s)", "work_seconds"),
@@ -225,10 +249,10 @@ def markdown(res: dict) -> str:
                   f"summary.json {'yes' if b['summary_bytes_md5'] == c['summary_bytes_md5'] else 'NO'}, "
                   f"curve.csv {'yes' if b['curve_bytes_md5'] == c['curve_bytes_md5'] else 'NO'}.", ""]
     for side in (b, c):
-        top = sorted(side["slots"], key=lambda s: -s["overhead"])[:5]
-        lines.append(f"Largest overheads, {side['label']}: " +
-                     ", ".join(f"{s['stage']} {s['overhead']} s (slot {s['slot']}, work {s['work']})" for s in top))
-        lines.append("")
+        lines += [f"Where the overhead goes, {side['label']} {side['commit'][:7]} (a slot runs from one \"Running stage\" "
+                  f"line to the next; work = the seconds the stage recorded; the last stage's slot is in the row "
+                  f"above; init and the finished rounds record no work, so their work shows as overhead):", ""]
+        lines += breakdown(side["slots"]) + [""]
     return "\n".join(lines)
 
 
@@ -240,7 +264,13 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="the AL seed of the timed run (default 1: see above)")
     ap.add_argument("--out", type=Path, default=Path("results/stage-overhead"))
     ap.add_argument("--keep", action="store_true", help="keep the two clones (printed) for inspection")
+    ap.add_argument("--render", action="store_true", help="only rewrite <out>/stage_overhead.md from its .json")
     args = ap.parse_args(argv)
+    if args.render:
+        res = json.loads((args.out / "stage_overhead.json").read_text())
+        (args.out / "stage_overhead.md").write_text(markdown(res))
+        print(markdown(res))
+        return 0
     cache = Path(run([dvc_bin(), "cache", "dir"], ROOT, capture_output=True, text=True).stdout.strip()).resolve()
     raw = ROOT / "data" / "raw"
     if not raw.exists():
