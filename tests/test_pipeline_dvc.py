@@ -105,8 +105,8 @@ STAGES = {"init": {"init"}, "annotate": {"annotate_r00", *(f"annotate@{r}" for r
 def test_a_changed_param_reruns_exactly_the_stages_that_read_it(tmp_path, straight):
     """One leaf param of each kind: `dvc status` names the settings stage, and once it has run,
     exactly the stages of the kinds that read the param (src/core/settings.py KINDS); a data param
-    names its data stage only. `dvc params diff` still shows the param. Changed back, the rounds
-    come from DVC's run cache instead of running again."""
+    names its data stage only. `dvc exp show` lists the params and `dvc params diff` the changed
+    one. Changed back, the rounds come from DVC's run cache instead of running again."""
     from src.core.settings import KINDS
 
     root = tmp_path / "copy"
@@ -118,6 +118,8 @@ def test_a_changed_param_reruns_exactly_the_stages_that_read_it(tmp_path, straig
     subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "run"], cwd=root, check=True)
     base = yaml.safe_load((root / "params.yaml").read_text())
     assert changed_stages(root) == set()
+    header = dvc(root, "exp", "show", "--csv", "--no-pager").splitlines()[0].split(",")
+    assert {"seed", "strategy", "classifier.lr", "cluster.n_init", "report.budgets", "accuracy"} <= set(header), header
     cases = [("classifier.lr", 0.002, set()), ("cluster.n_init", 2, set()), ("annotation.sheet_size", 7, set()),
              ("contrastive.eval_batch_size", 128, {"pretrain"}),  # pretrain reads the contrastive section
              ("report.budgets", [10, 20], set()), ("active.costs.ood", 2.0, set()), ("seed", 5, set())]
