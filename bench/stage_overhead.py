@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from src.core.settings import md5_file
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNNING = re.compile(r"^Running stage '([^']+)'")
 # plots/rounds.csv columns by the stage that measured them (src/report/curve.py collects them)
@@ -191,18 +193,12 @@ def bench_one(commit: str, label: str, tmp: Path, cache: Path, raw: Path, strate
     summary = json.loads((dest / "metrics" / "summary.json").read_text())
     result.update(commit=sha, label=label, rounds_to_stop=summary.get("rounds"), cost=summary.get("cost"),
                   accuracy=summary.get("accuracy"),
-                  summary_bytes_md5=_md5(dest / "metrics" / "summary.json"),
-                  curve_bytes_md5=_md5(dest / "plots" / "curve.csv"))
+                  summary_bytes_md5=md5_file(dest / "metrics" / "summary.json"),
+                  curve_bytes_md5=md5_file(dest / "plots" / "curve.csv"))
     log(f"{label}: wall {result['wall_seconds']} s, work {result['work_seconds']} s, overhead per stage median "
         f"{result['overhead_per_stage_median']} s (max {result['overhead_per_stage_max']}), dvc.lock "
         f"{result['dvc_lock_lines']} lines")
     return result
-
-
-def _md5(path: Path) -> str:
-    import hashlib
-
-    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def kind_of(slot: dict) -> str:
