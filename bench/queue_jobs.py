@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 
+from src.core.config import read_yaml
 from src.core.log import log
 
 
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="bench/queue_jobs.json")
     args = parser.parse_args(argv)
     root = Path.cwd()
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = read_yaml((root / "params.yaml").read_text(), root / "params.yaml")
     cache, raw = root / ".dvc" / "cache", root / params["data"]["raw_dir"]
     result = {"strategies": args.strategies, "seed": args.seed, "cpus": os.cpu_count(),
               "machine": platform.processor() or platform.machine(),

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from src.active.annotations import publish_queries, queries_csv
+from src.active.annotations import publish_queries, queries_csv, sheets_dir
 from src.active.loop import check_round_args, finished_metrics, load_state, reached_target, save_candidates
 from src.active.strategies import Candidates, from_params
 from src.core import config, paths
@@ -36,9 +36,18 @@ def check_outputs(outputs: dict, state, needs: set, name: str, p) -> None:
                         f"changed since). Rerun `dvc repro` (finetune@{name} writes them).")
     for key in needs:
         arr = outputs[key]
-        if arr.ndim != 2 or len(arr) != len(state.labels) or not np.isfinite(arr).all():
-            raise DataError(f"{path}: '{key}' must be a finite (pool rows, columns) array for the "
+        if arr.dtype.kind not in "fiu" or arr.ndim != 2 or len(arr) != len(state.labels) or arr.shape[1] == 0:
+            raise DataError(f"{path}: '{key}' must be a numeric (pool rows, columns) array for the "
                             f"{len(state.labels)} pool rows, is {arr.dtype} {arr.shape}. Rerun `dvc repro`.")
+        bad = np.flatnonzero(~np.isfinite(arr).all(1))
+        if len(bad):
+            raise DataError(f"{path}: '{key}' holds NaN or infinite values ({len(bad)} rows, e.g. pool index "
+                            f"{int(bad[0])}): the model diverged or the file was edited. Delete it and rerun "
+                            f"`dvc repro` (finetune@{name} writes it); if it comes back, lower the learning rate.")
+        if len(arr) > 1 and not np.ptp(arr, axis=0).any():
+            raise DataError(f"{path}: '{key}' is the same for every pool row, so no order can be drawn from it (a "
+                            f"collapsed model, or an edited file). Delete it and rerun `dvc repro` (finetune@{name} "
+                            f"writes it); if it comes back, the training collapsed: check the learning rate.")
     k = p.active.num_classes
     if "probs" in needs and outputs["probs"].shape[1] != k + 1:
         raise DataError(f"{path}: probabilities over {outputs['probs'].shape[1]} classes, but active.num_classes = "
@@ -52,7 +61,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = 
     state = load_state(prev, p)
     names = config.class_names(p)
     with stage_outputs(paths.candidates(round_name), paths.round_metrics(round_name, "acquire"),
-                       queries_csv(round_name)):
+                       queries_csv(round_name), sheets_dir(round_name)):
         if reached_target(state, p.active):
             empty = np.zeros(0, np.int64)
             save_candidates(round_name, prev, state, Candidates(empty, empty))
@@ -69,6 +78,11 @@ def main(params_path: str = "params.yaml", round_name: str = "r01", prev: str = 
         t1 = time.perf_counter()
         cands = strategy.rank(state, outputs, rng(p.seed, f"{round_name}-acquire"))
         t2 = time.perf_counter()
+        if len(cands.order) == 0 and len(state.unlabeled):
+            raise DataError(f"{paths.outputs(prev)}: strategy '{p.strategy}' ranked none of the {len(state.unlabeled)} "
+                            f"unlabeled samples with these outputs, so round {round_name} could examine nothing. The "
+                            f"outputs cannot rank (degenerate model outputs?): delete the file and rerun `dvc repro` "
+                            f"(finetune@{prev} writes it); if it comes back so, report it.")
         seconds = dict(strategy.seconds)
         seconds["select"] = round(t2 - t1 - seconds.get("kmeans", 0.0), 2)
         save_candidates(round_name, prev, state, cands)

@@ -33,7 +33,7 @@ def main(params_path: str = "params.yaml") -> None:
     else:
         cands = stage0_candidates(pool, p.active, gen, p.oracle)
     empty = stage0_state(pool, p)
-    with stage_outputs(paths.candidates(INITIAL_STATE), queries_csv(INITIAL_STATE)):
+    with stage_outputs(paths.candidates(INITIAL_STATE), queries_csv(INITIAL_STATE), sheets_dir(INITIAL_STATE)):
         save_candidates(INITIAL_STATE, "", empty, cands)
         queries = publish_queries(INITIAL_STATE, cands, pool, None, config.class_names(p), p.annotation)
     log(f"stage 0 ({p.strategy}): {len(cands.order)} candidates in {int(np.unique(cands.batch).size)} passes; "

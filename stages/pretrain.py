@@ -18,12 +18,14 @@ def main(params_path: str = "params.yaml") -> None:
     rep = new_representation(cfg, "pretrain")
     log(f"pretrain: {cfg.pretrain_epochs:g} epochs over {len(images)} pool images, width {cfg.width}, "
         f"batch {cfg.batch_size}")
-    with live.tracking("pretrain"):  # live/pretrain: the loss per epoch (src/core/live.py; rank 0)
-        summary = train_contrastive(rep, images, None, None, cfg, cfg.pretrain_epochs, cfg.seed, "pretrain",
-                                    label="pretrain")
-    if not distributed.is_main():
-        return  # torchrun: rank 0 holds the same weights and writes them
-    with stage_outputs(paths.PRETRAIN_PT, paths.PRETRAIN_METRICS):
+    # every output, live/pretrain included, appears when the stage succeeds (src/core/io.py); rank 0 writes
+    with stage_outputs(paths.PRETRAIN_PT, paths.PRETRAIN_METRICS, live.live_dir("pretrain"),
+                       enabled=distributed.is_main()):
+        with live.tracking("pretrain"):  # live/pretrain: the loss per epoch (src/core/live.py; rank 0)
+            summary = train_contrastive(rep, images, None, None, cfg, cfg.pretrain_epochs, cfg.seed, "pretrain",
+                                        label="pretrain")
+        if not distributed.is_main():
+            return  # torchrun: rank 0 holds the same weights and writes them
         save_representation(paths.PRETRAIN_PT, rep)
         save_json(paths.PRETRAIN_METRICS, {"epochs": cfg.pretrain_epochs, **summary})
     log(f"pretrain: loss {summary['loss_first']} -> {summary['loss_last']} in {summary['seconds']}s "

@@ -70,7 +70,7 @@ BAD = [
     ("index,answer\n5,cat\n", ["line 1", "lacks pool_index and label"]),
     ("pool_index,label\n5,cat,extra\n", ["line 2", "3 fields but the header has 2"]),
     ("pool_index,label\nfive,cat\n", ["line 2", "'five' is not a whole number"]),
-    ("pool_index,label\n5,cat\n99,dog\n", ["line 3", "pool_index 99 is not an index of the pool (0..11)"]),
+    ("pool_index,label\n5,cat\n99,dog\n", ["line 3", "pool_index '99' is not an index of the pool (0..11)"]),
     ("pool_index,label\n2,cat\n", ["line 2", "pool index 2 is not among round r01's 6 queries"]),
     ("pool_index,label\n7,cat\n", ["line 2", "was labeled before this round", "another round's labels file"]),
     ("pool_index,label\n5,cat\n3,dog\n5,ood\n", ["lines 2 and 4", "pool index 5 (query 1) is labeled twice"]),

@@ -288,9 +288,27 @@ CASES = [
     ("outputs_of_another_state", edit_npz("runs/outputs/r00.npz", state_digest=np.array("feedfeedfeedfeed")), acquire,
      R1, DataError, "another version of state r00"),
     ("outputs_probs_1d", edit_npz("runs/outputs/r00.npz", probs=lambda d: d["probs"][:, 0]), acquire, R1, DataError,
-     "'probs' must be a finite (pool rows, columns) array"),
+     "'probs' must be a numeric (pool rows, columns) array"),
     ("outputs_probs_nan", edit_npz("runs/outputs/r00.npz", probs=lambda d: np.full_like(d["probs"], np.nan)), acquire,
-     R1, DataError, "'probs' must be a finite"),
+     R1, DataError, "'probs' holds NaN or infinite values"),
+    ("outputs_probs_constant", edit_npz("runs/outputs/r00.npz", probs=lambda d: np.full_like(d["probs"], 0.25)),
+     acquire, R1, DataError, "'probs' is the same for every pool row"),
+    ("outputs_probs_strings", edit_npz("runs/outputs/r00.npz", probs=lambda d: d["probs"].astype(str)), acquire,
+     R1, DataError, "'probs' must be a numeric"),
+    # a state's cost is its predecessor's plus what its new labels cost
+    ("state_cost_edited_up", edit_npz("runs/state/r01.npz", cost=lambda d: d["cost"] + 5), finetune, R1, DataError,
+     "the state was edited, or written with other costs"),
+    ("state_r00_cost_edited", edit_npz("runs/state/r00.npz", cost=lambda d: d["cost"] - 1), finetune,
+     {"round_name": "r00"}, DataError, "cost 4, but stage 0 (0) plus the 5 samples"),
+    # params the YAML way: a key twice, a word YAML reads as a boolean
+    ("params_seed_twice", lambda root: (root / "params.yaml").write_text(
+        (root / "params.yaml").read_text() + "seed: 7\n"), acquire, R1, ConfigError, "key 'seed' is given twice"),
+    ("params_cost_id_twice", lambda root: (root / "params.yaml").write_text(
+        (root / "params.yaml").read_text().replace("    id: 1.0\n", "    id: 1.0\n    id: 2.0\n", 1)), annotate, R1,
+     ConfigError, "key 'id' is given twice"),
+    ("params_oracle_no", lambda root: (root / "params.yaml").write_text(
+        (root / "params.yaml").read_text().replace("oracle: simulated", "oracle: no")), annotate, R1, ConfigError,
+     "got the boolean false: YAML 1.1 reads an unquoted yes, no"),
     ("state_cost_not_scalar", edit_npz("runs/state/r00.npz", cost=np.zeros(3)), acquire, R1, DataError,
      "must be single values"),
     ("round_metrics_not_an_object", write_text("runs/metrics/r02_annotate.json", "[1, 2]"), report, {}, DataError,

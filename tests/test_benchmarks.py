@@ -57,7 +57,7 @@ def make_standin_raw(raw, n_train=8, n_test=2, n_tiny=12):
 
 def tiny_natural_params(profile: str) -> dict:
     p = yaml.safe_load((ROOT / "configs" / profile).read_text())
-    p["data"].update(raw_dir="data/raw", source="local")
+    p["data"].update(raw_dir="data/raw", source="local", check_counts=False)  # fixtures, not the official files
     p["pool"].update(n_id=None, n_ambiguous=None, n_ood=None, n_val=4, grid_images=4)
     p["active"].update(init_id=6, per_round_id=3, target_id=1000)
     p["classifier"].update(width=4, blocks=[1, 1], epochs=2, milestones=[1], batch_size=16, eval_batch_size=64)

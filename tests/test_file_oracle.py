@@ -133,7 +133,7 @@ BAD = [
     ("pool_index,label\n{q0},cat\n", "line 2: label 'cat' is not an answer"),
     ("pool_index,label\n{q0},7\n{q0},8\n", "lines 2 and 3: pool index {q0} (query 1) is labeled twice"),
     ("pool_index,label\n{q0},7\n{old},3\n", "line 3: pool index {old} was labeled before this round"),
-    ("pool_index,label\n{q0},7\n999999,3\n", "line 3: pool_index 999999 is not an index of the pool"),
+    ("pool_index,label\n{q0},7\n999999,3\n", "line 3: pool_index '999999' is not an index of the pool"),
     ("pool_index,label\n{q0},7\n{unqueried},3\n", "line 3: pool index {unqueried} is not among round r01's"),
     ("round,pool_index,label\nr02,{q0},7\n", "line 2: round 'r02', but this is round r01's labels file"),
     ("", "the file is empty"),

@@ -24,20 +24,22 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from src.active.strategies import Candidates
-from src.core.config import INITIAL_STATE
-from src.core.errors import UserError
-from src.core.io import save_text
+from src.core.config import INITIAL_STATE, ROUND_NAME
+from src.core.errors import UserError, excerpt
+from src.core.io import inside, output_dir, save_text
 from src.data.pool import AMBIGUOUS, ID, OOD
 
 ANNOTATIONS = Path("annotations")
 QUERY_COLUMNS = ("round", "query", "pass", "sheet", "pool_index", "file", "guess", "label")
 NON_ID_ANSWERS = {"ambiguous": AMBIGUOUS, "ood": OOD}
+PLAIN_DIGITS = re.compile(r"[0-9]+\Z")
 
 
 def round_dir(round_name: str) -> Path:
@@ -145,10 +147,7 @@ def write_queries(round_name: str, queries: QueryList, files: np.ndarray | None,
         file = "" if files is None else str(files[i])
         lines.append(",".join(_csv_field(v) for v in (round_name, q + 1, int(p), int(s), int(i), file, guess[q], "")))
     save_text(queries_csv(round_name), "\n".join(lines) + "\n")
-    out = sheets_dir(round_name)
-    out.mkdir(parents=True, exist_ok=True)
-    for old in list(out.iterdir()):
-        old.unlink()
+    out = output_dir(sheets_dir(round_name))  # a fresh folder; inside stage_outputs, replaced on success
     index = []
     for s in np.unique(queries.sheets):
         rows = np.flatnonzero(queries.sheets == s)
@@ -203,6 +202,9 @@ def read_labels(round_name: str, queries: QueryList, prev_acquired: np.ndarray, 
     every labeled row; LabelsError on anything the round cannot take (the message names the file,
     the line or task, and the fix). No file yet is no answer yet."""
     path, jpath = labels_csv(round_name), labels_json(round_name)
+    for f in (path, jpath):  # a link out of the round's folder is refused before anything is read
+        if f.is_symlink() or f.exists():
+            inside(f, round_dir(round_name), "labels file")
     if path.exists() and jpath.exists():
         raise LabelsError(f"{round_dir(round_name)}: holds both labels.csv and labels.json; keep the one with your "
                           f"answers and delete the other.")
@@ -234,8 +236,9 @@ def read_labels(round_name: str, queries: QueryList, prev_acquired: np.ndarray, 
             continue  # listed but not examined
         if "round" in col and row[col["round"]].strip() not in ("", round_name):
             other = row[col["round"]].strip()
-            raise LabelsError(f"{at}: round {other!r}, but this is round {round_name}'s labels file: that round's "
-                              f"labels belong in {labels_csv(other)}.")
+            where = f"in {labels_csv(other)}" if ROUND_NAME.match(other) and len(other) <= 20 else "in that round's folder"
+            raise LabelsError(f"{at}: round {excerpt(other)}, but this is round {round_name}'s labels file: that "
+                              f"round's labels belong {where}.")
         index = _pool_index(at, row[col["pool_index"]].strip(), len(prev_acquired))
         if index not in queried:
             raise LabelsError(_not_queried(at, index, round_name, queries, prev_acquired))
@@ -272,21 +275,20 @@ def _csv_rows(path: Path, text: str, round_name: str) -> tuple[list[str], list[t
     missing = [c for c in ("pool_index", "label") if c not in header]
     if missing:
         semicolons = "; the values must be separated by commas, not semicolons" if ";" in text[:200] else ""
-        raise LabelsError(f"{path}, line 1: the header {','.join(header)!r} lacks {' and '.join(missing)}. The first "
+        raise LabelsError(f"{path}, line 1: the header {excerpt(','.join(header))} lacks {' and '.join(missing)}. The first "
                           f"line must name the columns, with at least pool_index and label (copying "
                           f"{queries_csv(round_name)} gives the right header){semicolons}.")
     return header, rows
 
 
 def _pool_index(at: str, text: str, n: int) -> int:
-    try:
-        index = int(text)
-    except ValueError:
-        raise LabelsError(f"{at}: pool_index {text!r} is not a whole number. Copy the pool_index of the query from "
-                          f"queries.csv.") from None
+    if not PLAIN_DIGITS.match(text):  # int() would also take '1_000', '+5', ' 7' and non-ASCII digits
+        raise LabelsError(f"{at}: pool_index {excerpt(text)} is not a whole number written with the digits 0-9 only. "
+                          f"Copy the pool_index of the query from queries.csv.")
+    index = int(text) if len(text) <= 18 else n  # (a longer one is out of range; int() refuses > 4300 digits)
     if not 0 <= index < n:
-        raise LabelsError(f"{at}: pool_index {index} is not an index of the pool (0..{n - 1}). Copy the pool_index "
-                          f"of the query from queries.csv.")
+        raise LabelsError(f"{at}: pool_index {excerpt(text)} is not an index of the pool (0..{n - 1}). Copy the "
+                          f"pool_index of the query from queries.csv.")
     return index
 
 
@@ -307,7 +309,7 @@ def _unknown_label(at: str, label: str, class_names: list[str]) -> str:
     close = [lower[label.lower()]] if label.lower() in lower else difflib.get_close_matches(label, names, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     shown = ", ".join(names) if len(names) <= 25 else ", ".join(names[:20]) + f", ... ({len(names)} in all)"
-    return (f"{at}: label {label!r} is not an answer.{hint} An answer is a class name of "
+    return (f"{at}: label {excerpt(label)} is not an answer.{hint} An answer is a class name of "
             f"pool.id_classes, `ambiguous` (no single clear class) or `ood` (none of the classes): {shown}.")
 
 

@@ -19,13 +19,14 @@ Both go through the same checks as a hand-written labels.csv.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from src.active.annotations import ANNOTATIONS, answer_names, guesses, listed_queries
-from src.core.errors import UserError
+from src.core.errors import UserError, excerpt
 from src.core.io import save_text
 
 CHOICE = "label"  # the <Choices> name: Label Studio's CSV export names its column after it
@@ -99,31 +100,100 @@ def export(round_name: str, params_path: str = "params.yaml") -> Path:
 
 def rows_from_export(text: str, path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Label Studio's JSON export -> (header, [(task number, row)]) as labels.csv would give them:
-    pool_index, label, round; a task without an annotation (or a cancelled one) has an empty label."""
+    pool_index, label, round; a task without an annotation (or a cancelled one) has an empty label.
+    Every field read must have the JSON type Label Studio writes: LabelsError naming the task and field."""
     from src.active.annotations import LabelsError
 
     try:
         exported = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LabelsError(f"{path}: not valid JSON ({exc}); save Label Studio's JSON export unchanged.") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, an integer of over 4300 digits, deep nesting
+        raise LabelsError(f"{path}: not valid JSON ({excerpt(exc, 120)}); {EXPORT_FIX}") from None
     if not isinstance(exported, list):
-        raise LabelsError(f"{path}: a Label Studio JSON export is a list of tasks; this file holds a "
-                          f"{type(exported).__name__}.")
-    rows = []
-    for n, task in enumerate(exported, start=1):
-        data = task.get("data", {}) if isinstance(task, dict) else {}
-        if "pool_index" not in data:
-            raise LabelsError(f"{path}, task {n}: no data.pool_index: import the tasks made by "
-                              f"`python -m src.active.label_studio` (they carry it).")
-        label = ""
-        for ann in task.get("annotations", []):
-            if ann.get("was_cancelled"):
-                continue
-            for res in ann.get("result", []):
-                if res.get("from_name") == CHOICE and res.get("value", {}).get("choices"):
-                    label = str(res["value"]["choices"][0])
-        rows.append((n, [str(data["pool_index"]), label, str(data.get("round", ""))]))
-    return ["pool_index", "label", "round"], rows
+        raise LabelsError(f"{path}: a Label Studio JSON export is a list of tasks; this file holds "
+                          f"{_kind(exported)}. {EXPORT_FIX}")
+    return ["pool_index", "label", "round"], [(n, _task_row(task, f"{path}, task {n}"))
+                                              for n, task in enumerate(exported, start=1)]
+
+
+EXPORT_FIX = ("Save Label Studio's JSON export unchanged, of the tasks made by `python -m src.active.label_studio "
+              "<round>`.")
+
+
+def _task_row(task, at: str) -> list[str]:
+    """One task -> [pool_index, label, round] (strings, as a labels.csv line)."""
+    from src.active.annotations import LabelsError
+
+    data = _typed(_typed(task, dict, at, "the task").get("data", {}), dict, at, "data")
+    if "pool_index" not in data:
+        raise LabelsError(f"{at}: no data.pool_index: import the tasks made by "
+                          f"`python -m src.active.label_studio` (they carry it).")
+    label = ""
+    for a, ann in enumerate(_typed(task.get("annotations", []), list, at, "annotations")):
+        field = f"annotations[{a}]"
+        ann = _typed(ann, dict, at, field)
+        if _typed(ann.get("was_cancelled", False), (bool, type(None)), at, f"{field}.was_cancelled"):
+            continue
+        for r, res in enumerate(_typed(ann.get("result", []), list, at, f"{field}.result")):
+            label = _choice(res, at, f"{field}.result[{r}]") or label
+    round_name = _typed(data.get("round", ""), (str, type(None)), at, "data.round")
+    return [_pool_index(data["pool_index"], at), label, round_name or ""]
+
+
+def _choice(res, at: str, field: str) -> str:
+    """The answer of one result of the `label` choice ("" if none); other results are ignored."""
+    from src.active.annotations import LabelsError
+
+    if _typed(res, dict, at, field).get("from_name") != CHOICE:
+        return ""
+    choices = _typed(_typed(res.get("value", {}), dict, at, f"{field}.value").get("choices", []), list, at,
+                     f"{field}.value.choices")
+    for c, choice in enumerate(choices):
+        _typed(choice, str, at, f"{field}.value.choices[{c}]")
+    if len(choices) > 1:
+        raise LabelsError(f"{at}: {field}.value.choices holds {len(choices)} answers, but an image takes one "
+                          f"(config.xml: choice=\"single\"). Keep one answer for the task in Label Studio and "
+                          f"export again.")
+    return choices[0] if choices else ""
+
+
+def _pool_index(value, at: str) -> str:
+    """An integer (not true/false, not 1.0) or a string of digits, as its decimal string."""
+    from src.active.annotations import LabelsError
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
+        return value.strip()
+    raise LabelsError(f"{at}: data.pool_index must be a whole number (the pool index of the query), is "
+                      f"{_kind(value)}. Import the tasks made by `python -m src.active.label_studio` unchanged "
+                      f"(they carry it) and save Label Studio's JSON export unchanged.")
+
+
+def _typed(value, types, at: str, field: str):
+    """`value`, if it has one of the JSON `types`; else a LabelsError naming the field."""
+    from src.active.annotations import LabelsError
+
+    if isinstance(value, types) and not (isinstance(value, bool) and bool not in _tuple(types)):
+        return value
+    expected = " or ".join(_KINDS[t] for t in _tuple(types))
+    raise LabelsError(f"{at}: {field} must be {expected}, is {_kind(value)}. {EXPORT_FIX}")
+
+
+def _tuple(types) -> tuple:
+    return types if isinstance(types, tuple) else (types,)
+
+
+_KINDS = {dict: "an object", list: "a list", str: "a string", bool: "true or false", int: "a whole number",
+          float: "a number", type(None): "null"}  # what a field must be
+_FOUND = {**_KINDS, bool: "a boolean", int: "a number"}  # what it is
+
+
+def _kind(value) -> str:
+    """`value`'s JSON type and a short quote of it, for a message."""
+    if value is None:
+        return "null"
+    name = next((k for t, k in _FOUND.items() if type(value) is t), type(value).__name__)
+    return f"{name} ({excerpt(value if isinstance(value, str) else json.dumps(value))})"
 
 
 def main(argv=None) -> int:

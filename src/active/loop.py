@@ -1,6 +1,8 @@
 """The parts of a round that are not training: stage-0 acquisition, annotation, round metrics."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from src.active.annotations import ranking_stage
@@ -77,6 +79,26 @@ def check_successor(prev_state: ActiveState, state: ActiveState, prev: str, roun
     same = state.digest() == prev_state.digest()
     if not (state.round == prev_state.round + 1 or (same and reached_target(prev_state, cfg))):
         raise DataError(f"{where}: round {state.round} does not follow {prev}'s round {prev_state.round}. {RERUN}")
+
+
+def check_cost(prev_state: ActiveState | None, state: ActiveState, category: np.ndarray, cfg: ActiveConfig,
+               path) -> None:
+    """A state's cost is its predecessor's (0 for stage 0) plus the charge of the samples it newly
+    labeled, by their categories: the pool's with the simulated oracle, the person's answers with the
+    file oracle. The annotate stages write it so; a state whose cost was edited is refused here,
+    before it reaches a model, the metrics or Table 2."""
+    if prev_state is None:
+        before, new = 0.0, state.labeled
+    else:
+        before = prev_state.cost
+        new = np.flatnonzero((state.acquired_round != -1) & (prev_state.acquired_round == -1))
+    answered = state.answers if state.answers is not None else category
+    expected = before + charge(answered[new], cfg.costs)
+    if not math.isclose(state.cost, expected, rel_tol=1e-9, abs_tol=1e-9):
+        what = "stage 0" if prev_state is None else "the state it continues"
+        raise DataError(f"{path}: cost {state.cost:g}, but {what} ({before:g}) plus the {len(new)} samples it newly "
+                        f"labeled, charged by active.costs, make {expected:g}: the state was edited, or written with "
+                        f"other costs. {RERUN}")
 
 
 def check_oracle_labels(state: ActiveState, pool: dict, num_classes: int, path) -> None:

@@ -1,8 +1,9 @@
 """Shared entry point for stage scripts: parse arguments, run, turn UserError into a clean exit.
 
 SIGTERM (what `kill` and job schedulers send) is turned into an exit that unwinds the stage, so
-`stage_outputs` removes its partial files as it does on an exception; only SIGKILL skips that,
-and then the next run of the stage cleans up."""
+`stage_outputs` removes its partial files and folders as it does on an exception; SIGKILL skips
+that, and the next run of the stage cleans up. Either way every declared output, the DVCLive
+folders included, is as it was (a stage writes them all inside `stage_outputs`)."""
 import argparse
 import inspect
 import signal
@@ -28,6 +29,13 @@ def run(main, description: str, argv=None) -> None:
         main(args.pop("params"), **args)
     except UserError as exc:
         print(f"{getattr(exc, 'prefix', 'error')}: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:  # a write outside the project's writers (DVCLive's logs, a library's cache)
+        from src.core.io import NO_SPACE, no_space_message
+
+        if exc.errno not in NO_SPACE:
+            raise
+        print(f"error: {no_space_message(exc.filename or '.', exc)}", file=sys.stderr)
         sys.exit(2)
 
 

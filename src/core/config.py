@@ -18,14 +18,14 @@ from typing import Optional
 
 import yaml
 
-from src.core.errors import ConfigError
+from src.core.errors import ConfigError, excerpt
 
 
 @dataclass(frozen=True)
 class DataConfig:
     raw_dir: str  # folder laid out as MNIST/raw/*-ubyte and notMNIST/*-images-idx3-ubyte.gz
     source: str  # auto: local files if complete, else download; local; download
-    check_counts: bool  # MNIST must have the official 60,000 / 10,000 images
+    check_counts: bool  # raw files must be official: MNIST's counts, CIFAR-100/SVHN's published MD5s; false: custom
 
 
 @dataclass(frozen=True)
@@ -228,6 +228,17 @@ CHOICES = {("data", "source"): ("auto", "local", "download"),
            ("cluster", "stage0"): ("strategy", "random")}
 
 
+def _choices_hint(where: str) -> str:
+    """'The choices: a, b.' for a params key with a fixed set of values (`where` ends with its dotted key)."""
+    top = {"benchmark": BENCHMARKS, "oracle": ORACLES}
+    for key, allowed in [*top.items(), *((f"{sec}.{k}", v) for (sec, k), v in CHOICES.items())]:
+        if where == key or where.endswith(f".{key}"):
+            return f"The choices: {', '.join(allowed)}. "
+    if where == "strategy" or where.endswith(".strategy"):
+        return "The choices: the strategy names (`python -m src.check` lists them). "
+    return ""
+
+
 def _unknown(where: str, key: str, valid: list[str]) -> ConfigError:
     close = difflib.get_close_matches(key, valid, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
@@ -239,9 +250,11 @@ def _coerce(where: str, value, annotation):
     if origin is typing.Union:  # Optional[X]
         inner = [a for a in typing.get_args(annotation) if a is not type(None)][0]
         return None if value is None else _coerce(where, value, inner)
+    if annotation in (float, int) and isinstance(value, bool):
+        raise ConfigError(f"{where}: expected {'a number' if annotation is float else 'an integer'}, got the "
+                          f"boolean {str(value).lower()} (YAML 1.1 reads an unquoted yes, no, on, off, true or false "
+                          f"as a boolean): write a number.")
     if annotation is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a number, got {value!r}.")
         try:
             return float(value)
         except (TypeError, ValueError):
@@ -255,8 +268,12 @@ def _coerce(where: str, value, annotation):
             raise ConfigError(f"{where}: expected true or false, got {value!r}.")
         return value
     if annotation is str:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a string, got the boolean {str(value).lower()}: YAML 1.1 reads an "
+                              f"unquoted yes, no, on, off, true or false as a boolean. {_choices_hint(where)}"
+                              f"Quote a word that is meant as text (e.g. \"no\").")
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}.")
+            raise ConfigError(f"{where}: expected a string, got {value!r}. {_choices_hint(where)}")
         return value
     if annotation is dict:
         if not isinstance(value, dict) or not value:
@@ -439,8 +456,41 @@ def _value(params: Params, dotted: str):
     return obj
 
 
+MAX_CLASS_NAME = 100  # characters: a name is shown on contact sheets, in CSV columns and folder names
+
+
+def check_class_names(names, key: str, path) -> None:
+    """Class names are what a person types and what test folders are called: text (not a YAML boolean or
+    number), without surrounding spaces or control characters, at most MAX_CLASS_NAME characters, distinct."""
+    if not isinstance(names, list) or not names:
+        raise ConfigError(f"{path}: {key} must be a non-empty list of class names, got {excerpt(names)}.")
+    for i, name in enumerate(names):
+        at = f"{path}: {key}[{i}]"
+        if isinstance(name, bool):
+            raise ConfigError(f"{at} is the boolean {str(name).lower()}: YAML 1.1 reads an unquoted yes, no, on, "
+                              f"off, true or false as a boolean; quote the class name (e.g. \"no\").")
+        if not isinstance(name, str):
+            raise ConfigError(f"{at} is {name!r}, not text; quote it (e.g. \"{name}\").")
+        if not name.strip():
+            raise ConfigError(f"{at} is empty; give the class a name.")
+        if name != name.strip():
+            raise ConfigError(f"{at} = {excerpt(name)} has spaces around it: nobody could type that answer, and a "
+                              f"test folder of that name would not match it. Write {excerpt(name.strip())}.")
+        if not name.isprintable():
+            raise ConfigError(f"{at} = {excerpt(name)} holds a control character (tab, newline...); remove it.")
+        if len(name) > MAX_CLASS_NAME:
+            raise ConfigError(f"{at} is {len(name)} characters long (at most {MAX_CLASS_NAME}); shorten it (and the "
+                              f"test folder of that class).")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"{path}: {key} names {excerpt(dup[0])} twice; each class once.")
+
+
 def check_ranges(params: Params, path: str) -> None:
     """Every rule of RANGES (null is allowed where the field is Optional), then cross-field rules."""
+    for key in ("id_classes", "ambiguous_classes"):
+        if getattr(params.pool, key) is not None:
+            check_class_names(getattr(params.pool, key), f"pool.{key}", path)
     for key, (ok, allowed) in RANGES.items():
         value = _value(params, key)
         if value is not None and not ok(value):
@@ -541,6 +591,49 @@ def _check_choices(params: Params, path: str) -> None:
             raise ConfigError(f"{path}: {section}.{key} = {value!r} is not one of {', '.join(allowed)}.")
 
 
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML's safe loader, but a key given twice in one mapping is an error (as DVC's parser makes it),
+    not silently the last one: `seed` twice would run one seed under `dvc repro` and refuse under
+    DVC, and a stage run directly would use another value than the one a reader sees first."""
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key, first: int, again: int):
+        super().__init__(key, first, again)
+        self.key, self.first, self.again = key, first, again
+
+
+def _mapping(loader, node, deep=False):
+    loader.flatten_mapping(node)
+    lines = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            continue  # an unhashable key: the constructor below reports it as YAML does
+        if key in lines:
+            raise _DuplicateKey(key, lines[key], key_node.start_mark.line + 1)
+        lines[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def read_yaml(text: str, where) -> object:
+    """The project's one reader of its params files (params.yaml, configs/, a results folder's copy):
+    YAML's safe subset (no tags that build objects), and a duplicate key refused with both lines."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a safe loader (SafeLoader's constructors)
+    except _DuplicateKey as dup:
+        raise ConfigError(f"{where}, line {dup.again}: key {excerpt(dup.key)} is given twice in the same mapping "
+                          f"(first at line {dup.first}). YAML keeps one of them silently and DVC refuses the file: "
+                          f"delete one of the two lines.") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+
+
 def load(path: str | Path = "params.yaml") -> Params:
     """Read and validate a whole params file."""
     path = Path(path)
@@ -548,9 +641,10 @@ def load(path: str | Path = "params.yaml") -> Params:
         raise ConfigError(f"{path}: params file not found. Run from the repository root, "
                           f"or copy configs/paper-mixmnist.yaml to params.yaml.")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not readable as UTF-8 text ({type(exc).__name__}); save it as UTF-8.") from None
+    raw = read_yaml(text, path)
     params = _build(Params, raw or {}, str(path))
     _check_choices(params, str(path))
     return params

@@ -15,3 +15,15 @@ class ConfigError(UserError):
 
 class DataError(UserError):
     """A raw or intermediate data file is missing, corrupt or inconsistent."""
+
+
+def excerpt(text, limit: int = 40) -> str:
+    """A short, printable quote of content read from a file, for an error message: non-printable
+    characters escaped, at most `limit` characters (then `...` and the full length). Messages never
+    echo more of a file than this, so a file that is not what it claims (a link to a secrets file,
+    a binary) cannot pour its content into a terminal or CI log."""
+    text = str(text)
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    if len(text) > limit:
+        shown += f"... ({len(text)} characters)"
+    return f"'{shown}'"

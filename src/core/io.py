@@ -12,15 +12,18 @@ run of the stage); killed during the renames, the next run of the stage first fi
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import json
 import os
+import shutil
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from src.core.errors import DataError
+from src.core.errors import DataError, excerpt
 
 _ACTIVE: list["StageOutputs"] = []  # the open stage_outputs transaction, if any
 
@@ -29,9 +32,24 @@ def _sibling(path: Path, suffix: str) -> Path:
     return path.with_name(f".{path.name}.{suffix}")
 
 
-def _write_to(target: Path, write) -> None:
-    with open(target, "wb") as fh:
-        write(fh)
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # disk full, quota reached, file size limit
+
+
+def no_space_message(path, exc: OSError) -> str:
+    return (f"{path}: could not be written: {exc.strerror or exc} - the disk is full, or a quota or file size limit "
+            f"(ulimit -f) stops the write. Free space on that disk (`df -h {Path(path).parent}`; DVC's cache, "
+            f"old CI clones and `dvc gc` are the usual places), then rerun; the stage's outputs are unchanged.")
+
+
+def _write_to(target: Path, write, final: Path) -> None:
+    try:
+        with open(target, "wb") as fh:
+            write(fh)
+    except OSError as exc:
+        if exc.errno in NO_SPACE:
+            target.unlink(missing_ok=True)
+            raise DataError(no_space_message(final, exc)) from None
+        raise
     os.chmod(target, 0o644)
 
 
@@ -40,12 +58,12 @@ def _atomic(path, write) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tx = _ACTIVE[-1] if _ACTIVE else None
     if tx is not None and path.absolute() in tx.paths:
-        _write_to(tx.partial(path), write)  # renamed into place when the stage succeeds
+        _write_to(tx.partial(path), write, path)  # renamed into place when the stage succeeds
         tx.written.add(path.absolute())
         return path
     tmp = _sibling(path, "tmp")
     try:
-        _write_to(tmp, write)
+        _write_to(tmp, write, path)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -75,11 +93,11 @@ class StageOutputs:
                 pairs = []  # the journal itself is written atomically; unreadable = not ours
             for partial, final in pairs:
                 if Path(partial).exists():
-                    os.replace(partial, final)
+                    _put(Path(partial), Path(final))
             self.journal.unlink(missing_ok=True)
         for path in self.paths:
-            self.partial(path).unlink(missing_ok=True)
-            _sibling(path, "tmp").unlink(missing_ok=True)
+            for leftover in (self.partial(path), _sibling(path, "tmp"), _sibling(path, "old")):
+                _remove(leftover)
 
     def commit(self) -> None:
         missing = [os.path.relpath(p) for p in self.paths if p not in self.written]
@@ -89,18 +107,60 @@ class StageOutputs:
         pairs = [[str(self.partial(p)), str(p)] for p in self.paths]
         save_json(self.journal, pairs)
         for partial, final in pairs:
-            os.replace(partial, final)
+            _put(Path(partial), Path(final))
         self.journal.unlink()
+        for path in self.paths:
+            _remove(_sibling(path, "old"))
 
     def abort(self) -> None:
         for path in self.paths:
-            self.partial(path).unlink(missing_ok=True)
+            _remove(self.partial(path))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _put(partial: Path, final: Path) -> None:
+    """Move a partial output into place: a file by one rename; a folder by moving the old one aside
+    (`.<name>.old`, removed after the commit) and renaming the new one in (rerunnable: see recover)."""
+    if partial.is_dir() and (final.is_dir() and not final.is_symlink()):
+        old = _sibling(final, "old")
+        _remove(old)
+        os.replace(final, old)
+    elif partial.is_dir() and (final.exists() or final.is_symlink()):
+        final.unlink()
+    os.replace(partial, final)
+
+
+def output_dir(path) -> Path:
+    """Where a stage writes the output folder `path`, as an empty folder: inside `stage_outputs` that
+    declares it, its partial folder `.<name>.partial` (it replaces `path` when the stage succeeds, so
+    a stage that fails or is killed leaves the old folder as it was); elsewhere (tests, notebooks)
+    `path` itself, emptied."""
+    path = Path(path)
+    tx = _ACTIVE[-1] if _ACTIVE else None
+    declared = tx is not None and path.absolute() in tx.paths
+    target = tx.partial(path.absolute()) if declared else path
+    _remove(target)
+    target.mkdir(parents=True)
+    if declared:
+        tx.written.add(path.absolute())
+    return target
 
 
 @contextlib.contextmanager
-def stage_outputs(*paths):
+def stage_outputs(*paths, enabled: bool = True):
     """`with stage_outputs(a, b, c): ...` - a, b and c appear together when the block succeeds,
-    and none of them changes when it raises (or the process dies)."""
+    and none of them changes when it raises (or the process dies). A path may be an output folder,
+    written through `output_dir`. `enabled=False` (torchrun's ranks other than 0, which write
+    nothing) makes it a plain block."""
+    if not enabled:
+        yield None
+        return
     if _ACTIVE:  # one transaction per stage: nesting would commit the inner set alone
         raise RuntimeError("stage_outputs cannot be nested")
     tx = StageOutputs(paths)
@@ -135,15 +195,17 @@ def save_text(path, text: str) -> Path:
 
 
 def save_torch(path, obj) -> Path:
+    """torch.save into memory, then the bytes to disk: a failed write is then an OSError (torch's own
+    file writer reports a full disk as a RuntimeError without the cause)."""
     import torch
 
-    return _atomic(path, lambda fh: torch.save(obj, fh))
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return _atomic(path, lambda fh: fh.write(buf.getbuffer()))
 
 
 def copy_file(src, path) -> Path:
     """`src`'s bytes to `path`, atomically."""
-    import shutil
-
     src = _require(Path(src))
     with open(src, "rb") as fh_in:
         return _atomic(path, lambda fh: shutil.copyfileobj(fh_in, fh))
@@ -158,6 +220,24 @@ def _require(path: Path, what: str = "") -> Path:
     if not path.is_file():
         what = f"{what} " if what else ""
         raise DataError(f"{path}: {what}missing; it is written by an earlier stage - run `dvc repro`.")
+    return path
+
+
+def inside(path, root, what: str = "file") -> Path:
+    """`path`, a regular file that resolves inside the folder `root` (which may itself be a link,
+    as the offline mirror data/raw is). Files that arrive from the repository or from collaborators
+    (a round's labels file, a folder pool's images) go through this: a symlink that leads out of
+    its folder (to /proc/self/environ, to ~/.ssh, to another project) or a path that is no regular
+    file (a FIFO, a device) is a DataError naming the link and where it leads; nothing is read."""
+    path, root = Path(path), Path(root)
+    target, top = path.resolve(), root.resolve()
+    if top != target and top not in target.parents:
+        raise DataError(f"{path}: a link to {target}, outside {root}: the {what} must be a file inside {root}, "
+                        f"not a link out of it. Replace the link with a copy of the file (`cp --remove-destination "
+                        f"\"$(readlink -f {path})\" {path}`) if that is really what you mean.")
+    if not target.is_file():
+        kind = "missing" if not target.exists() else "not a regular file (a folder, FIFO or device)"
+        raise DataError(f"{path}: {kind}; the {what} must be a regular file.")
     return path
 
 
@@ -198,12 +278,34 @@ def npz_keys(path) -> list[str]:
 
 
 def load_json(path, what: str = "file"):
-    """A JSON file; missing or malformed is a DataError naming the file."""
+    """A JSON file; missing or malformed is a DataError naming the file. So is a number that is no
+    JSON number - NaN, Infinity (Python's json reads them; `save_json` never writes them) or one too
+    large for a float (1e999) - named by its place in the file."""
     path = _require(Path(path), what)
     try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        obj = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise DataError(f"{path}: not valid JSON ({exc}). {REBUILD}") from None
+    where = _non_finite(obj)
+    if where is not None:
+        place = excerpt(where[0]) if where[0] else "the file's value"
+        raise DataError(f"{path}: {place} is {where[1]}, not a number JSON allows (NaN and infinities are not "
+                        f"JSON; the pipeline never writes them). {REBUILD}")
+    return obj
+
+
+def _non_finite(obj):
+    """(place, JSON spelling) of the first NaN or infinite float in a parsed JSON value, or None."""
+    todo = [("", obj)]
+    while todo:  # depth-first in file order, without recursion
+        at, value = todo.pop()
+        if isinstance(value, float) and not np.isfinite(value):
+            return at, "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+        if isinstance(value, dict):
+            todo += [(f"{at}.{k}" if at else str(k), v) for k, v in reversed(value.items())]
+        elif isinstance(value, list):
+            todo += [(f"{at}[{i}]", v) for i, v in reversed(list(enumerate(value)))]
+    return None
 
 
 def load_torch(path) -> dict:
@@ -241,7 +343,8 @@ def save_not_applicable(path, stage: str, benchmark: str, reason: str) -> Path:
 
 
 def write_not_applicable(stage: str, benchmark: str, reason: str, *paths) -> None:
-    """Every output of `stage` as a not-applicable marker, together (see `stage_outputs`)."""
-    with stage_outputs(*paths):
+    """Every output of `stage` as a not-applicable marker, together (see `stage_outputs`; inside a
+    stage's own `stage_outputs`, as part of it)."""
+    with (contextlib.nullcontext() if _ACTIVE else stage_outputs(*paths)):
         for path in paths:
             save_not_applicable(path, stage, benchmark, reason)

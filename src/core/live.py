@@ -14,11 +14,11 @@ metrics JSON, which DVC does not compare). Under torchrun only rank 0 writes.
 """
 from __future__ import annotations
 
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
 from src.core import distributed
+from src.core.io import output_dir
 
 LIVE = Path("live")
 _current = []  # the active DVCLive logger, when a stage is tracking
@@ -30,22 +30,24 @@ def live_dir(name: str) -> Path:
 
 @contextmanager
 def tracking(name: str):
-    """DVCLive logging into live/<name>/ for the block (a fresh folder: earlier steps are removed)."""
+    """DVCLive logging into live/<name>/ for the block (a fresh folder: earlier steps are removed).
+    Inside `stage_outputs` that declares live/<name> (every training stage), DVCLive writes into its
+    partial folder, which replaces live/<name> only when the stage succeeds (src/core/io.py)."""
     if _current or not distributed.is_main():
         yield None
         return
+    folder = output_dir(live_dir(name))
     from dvclive import Live
 
     try:
-        live = Live(dir=str(live_dir(name)), resume=False, report=None, save_dvc_exp=False, dvcyaml=False,
+        live = Live(dir=str(folder), resume=False, report=None, save_dvc_exp=False, dvcyaml=False,
                     monitor_system=False)
     except Exception as exc:  # e.g. a git repository without a commit yet: DVCLive asks git for HEAD
         from src.core.log import log
 
         log(f"WARNING: DVCLive could not start ({type(exc).__name__}: {exc}); {live_dir(name)} stays empty "
             f"this run (commit once, `git commit`, and DVCLive works)")
-        live_dir(name).mkdir(parents=True, exist_ok=True)
-        (live_dir(name) / "metrics.json").write_text("{}")
+        (folder / "metrics.json").write_text("{}")
         yield None
         return
     _current.append(live)
@@ -63,11 +65,7 @@ def empty(name: str) -> None:
     such a round's whole work."""
     if not distributed.is_main():
         return
-    folder = live_dir(name)
-    if folder.exists():
-        shutil.rmtree(folder)  # a fresh folder, as DVCLive's resume=False
-    folder.mkdir(parents=True)
-    (folder / "metrics.json").write_text("{}\n")
+    (output_dir(live_dir(name)) / "metrics.json").write_text("{}\n")
 
 
 def step(**metrics) -> None:

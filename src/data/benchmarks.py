@@ -44,7 +44,7 @@ def fetch(benchmark: str, raw: Path, data_cfg, folder_cfg=None) -> tuple[dict, d
     if benchmark == "standin":
         return _fetch_standin(raw, data_cfg.source)
     if benchmark == "mixcifar60":
-        return _fetch_mixcifar60(raw, data_cfg.source)
+        return _fetch_mixcifar60(raw, data_cfg.source, data_cfg.check_counts)
     raise DataError(f"unknown benchmark {benchmark!r}")
 
 
@@ -79,13 +79,15 @@ def _fetch_standin(raw: Path, source: str) -> tuple[dict, dict, dict]:
     return standin_source(cifar10), ood, manifest
 
 
-def _fetch_mixcifar60(raw: Path, source: str) -> tuple[dict, dict, dict]:
-    """Every dataset is tried before failing, so one message names every missing file."""
+def _fetch_mixcifar60(raw: Path, source: str, check_md5: bool) -> tuple[dict, dict, dict]:
+    """Every dataset is tried before failing, so one message names every missing file; with check_md5
+    (data.check_counts) CIFAR-100 and SVHN must match their published MD5 checksums."""
     from src.data.natural import CIFAR100_DIR, LSUN_FIX_DIR, LSUN_FIX_NPY, SVHN_DIR, load_cifar100, load_svhn, \
         read_lsun_fix
 
     loaded, errors = {}, []
-    for name, load in (("cifar100", lambda: load_cifar100(raw, source)), ("svhn", lambda: load_svhn(raw, source)),
+    for name, load in (("cifar100", lambda: load_cifar100(raw, source, check_md5)),
+                       ("svhn", lambda: load_svhn(raw, source, check_md5=check_md5)),
                        ("lsun_fix", lambda: read_lsun_fix(raw))):
         try:
             loaded[name] = load()

@@ -11,34 +11,59 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import io
+import os
 from pathlib import Path
 
 import numpy as np
 
 from src.core.errors import DataError
+from src.core.io import inside
 from src.core.seeding import rng
+from src.data.images import decode
 from src.data.pool import UNKNOWN, assemble, part
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
 def list_images(root: Path) -> list[Path]:
-    """Image files under `root` (any depth), sorted by their path relative to it; hidden entries skipped."""
-    found = [p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file()
-             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    """Image files under `root` (any depth), sorted by their path relative to it; hidden entries skipped.
+    Each must be a regular file inside `root` (`src.core.io.inside`): a link to a file elsewhere in it
+    is read, one that leads out of it is a DataError. Linked subfolders are not walked (no loops, no
+    file listed twice): one that leads out of `root` is a DataError, one inside it is skipped, its
+    images being listed where they are."""
+    found = []
+    for folder, dirs, names in os.walk(root, onerror=_unlistable):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _linked_folder(here / d, root))
+        found += [inside(here / n, root, "image") for n in names
+                  if not n.startswith(".") and Path(n).suffix.lower() in EXTENSIONS]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def read_image(path: Path, size: int, channels: int) -> np.ndarray:
-    """(size, size) greyscale or (size, size, 3) RGB uint8: centre-cropped to a square, then resized."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def _unlistable(exc: OSError) -> None:
+    raise DataError(f"{exc.filename}: cannot be listed ({exc.strerror}); make it readable, or move it out of "
+                    f"the folder.")
 
-    try:
-        with Image.open(path) as img:
-            img = img.convert("RGB" if channels == 3 else "L")
-            return np.asarray(ImageOps.fit(img, (size, size), Image.BILINEAR), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable PNG/JPEG image ({exc}). Remove or replace it.") from None
+
+def _linked_folder(path: Path, root: Path) -> bool:
+    """Whether `path` is a link (skipped); a DataError if it leads out of `root`."""
+    if not path.is_symlink():
+        return False
+    target, top = path.resolve(), root.resolve()
+    if target != top and top not in target.parents:
+        raise DataError(f"{path}: a link to {target}, outside {root}: the subfolders of {root} must be inside it, "
+                        f"not links out of it. Move or copy the images into {root} (`rm {path} && cp -r {target} "
+                        f"{path}`) if that is really what you mean.")
+    return True
+
+
+def read_image(data: bytes, name: str, size: int, channels: int) -> np.ndarray:
+    """(size, size) greyscale or (size, size, 3) RGB uint8: centre-cropped to a square, then resized."""
+    from PIL import Image, ImageOps
+
+    img = decode(io.BytesIO(data), name, "RGB" if channels == 3 else "L")
+    return np.asarray(ImageOps.fit(img, (size, size), Image.BILINEAR), dtype=np.uint8)
 
 
 def read_folder(root: Path, size: int, channels: int, what: str) -> tuple[np.ndarray, list[str], str]:
@@ -53,9 +78,9 @@ def read_folder(root: Path, size: int, channels: int, what: str) -> tuple[np.nda
     h = hashlib.sha256()
     images = np.zeros((len(files), size, size) + ((3,) if channels == 3 else ()), np.uint8)
     for i, path in enumerate(files):
-        rel = path.relative_to(root).as_posix()
-        h.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
-        images[i] = read_image(path, size, channels)
+        rel, data = path.relative_to(root).as_posix(), path.read_bytes()  # read once: hashed = decoded
+        h.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+        images[i] = read_image(data, str(path), size, channels)
     return images, [p.relative_to(root).as_posix() for p in files], h.hexdigest()
 
 
@@ -73,7 +98,7 @@ def fetch_folder(cfg) -> tuple[dict, dict, dict]:
                             f"out as <class name>/<image> (ImageFolder), the class names those of pool.id_classes.")
         test_classes = [f.split("/", 1)[0] for f in test_files]
     source = {"train_images": images, "files": np.asarray(files), "test_images": test_images,
-              "test_classes": np.asarray(test_classes, dtype="<U64")}
+              "test_classes": np.asarray(test_classes, dtype=str)}  # sized to the longest name
     ood = {"images": np.zeros((0,) + shape, np.uint8)}
     manifest = {"origin": "local", "folder": str(cfg.images), "images": len(files), "sha256": digest,
                 "test_folder": cfg.test, "test_images": len(test_classes), "test_sha256": test_digest}

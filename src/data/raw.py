@@ -165,7 +165,7 @@ def notmnist_local_pairs(raw_dir: Path) -> list[tuple[Path, Path]]:
 
 def notmnist_from_tar(tar_bytes: bytes) -> tuple[np.ndarray, np.ndarray, int]:
     """Decode notMNIST_small.tar.gz (folders A..J of 28x28 PNGs) -> images, labels, #unreadable."""
-    from PIL import Image, UnidentifiedImageError
+    from src.data.images import decode
 
     images, labels, broken = [], [], 0
     with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:*") as tar:
@@ -175,9 +175,9 @@ def notmnist_from_tar(tar_bytes: bytes) -> tuple[np.ndarray, np.ndarray, int]:
             letter = Path(m.name).parent.name
             if letter not in NOTMNIST_LETTERS or len(letter) != 1:
                 continue
-            try:
-                img = np.asarray(Image.open(io.BytesIO(tar.extractfile(m).read())).convert("L"))
-            except (UnidentifiedImageError, OSError):
+            try:  # an unreadable PNG, or one over Pillow's pixel limit (a decompression bomb), is skipped
+                img = np.asarray(decode(io.BytesIO(tar.extractfile(m).read()), m.name, "L"))
+            except DataError:
                 broken += 1
                 continue
             if img.shape != (28, 28):

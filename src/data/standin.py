@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from src.core.errors import DataError
+from src.data.images import decode
 
 CIFAR10_TAR = "cifar10-jpg.tar.gz"
 TINY_VAL_TAR = "tiny-imagenet-200-val.tar.gz"
@@ -55,16 +56,12 @@ def _open_tar(path: Path) -> tarfile.TarFile:
 
 
 def _decode(data: bytes, name: str, size: int | None = None) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im = im.convert("RGB")
-            if size is not None and im.size != (size, size):
-                im = im.resize((size, size), Image.Resampling.BOX)  # area average: no aliasing at 64 -> 32
-            return np.asarray(im, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError) as exc:
-        raise DataError(f"{name}: unreadable image ({exc}).") from None
+    im = decode(io.BytesIO(data), name, "RGB", "unreadable image", "Replace the archive.")
+    if size is not None and im.size != (size, size):
+        im = im.resize((size, size), Image.Resampling.BOX)  # area average: no aliasing at 64 -> 32
+    return np.asarray(im, dtype=np.uint8)
 
 
 def read_cifar10_jpg(path: Path) -> dict:

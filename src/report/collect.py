@@ -20,8 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
 
+from src.core.config import read_yaml
 from src.core.log import log
 
 EXP_REF = re.compile(r"^refs/exps/([0-9a-f]{2})/([0-9a-f]{38})/(.+)$")
@@ -59,7 +59,7 @@ def collect(out: Path, base: dict) -> dict:
     counts = {"added": 0, "kept": 0, "other_params": 0}
     for exp in experiments():
         text = read_at(exp["rev"], "params.yaml")
-        params = yaml.safe_load(text) if text else None
+        params = read_yaml(text, f"experiment {exp['name']}: params.yaml") if text else None
         if not isinstance(params, dict) or {**base, "strategy": params.get("strategy"),
                                              "seed": params.get("seed")} != params:
             counts["other_params"] += 1
@@ -70,7 +70,7 @@ def collect(out: Path, base: dict) -> dict:
             counts["other_params"] += 1  # a pipeline without these outputs: not this code's
             continue
         if (folder / "params.yaml").exists():
-            if yaml.safe_load((folder / "params.yaml").read_text()) != params:
+            if read_yaml((folder / "params.yaml").read_text(), folder / "params.yaml") != params:
                 log(f"WARNING: {folder} holds a run of other params; experiment {exp['name']} "
                     f"({params['strategy']} seed {params['seed']}) is not copied over it")
             counts["kept"] += 1
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     parser.add_argument("--params", default="params.yaml", help="the setting to collect (default params.yaml)")
     args = parser.parse_args(argv)
     out = Path(args.out)
-    base = yaml.safe_load(Path(args.params).read_text())
+    base = read_yaml(Path(args.params).read_text(), args.params)
     counts = collect(out, base)
     log(f"collected {counts['added']} new run(s) into {out}/runs ({counts['kept']} already there; "
         f"{counts['other_params']} experiment(s) of other params left alone)")

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 
 from src.core import paths
-from src.core.errors import DataError
+from src.core.errors import DataError, excerpt
 from src.core.io import load_json
 
 from src.report.budget import accuracy_at, auc_log_cost
@@ -13,53 +15,87 @@ from src.report.budget import accuracy_at, auc_log_cost
 CURVE_COLUMNS = ["round", "cost", "accuracy", "val_accuracy", "labeled_id", "labeled_ambiguous", "labeled_ood",
                  "id_precision"]
 
-ROW_KEYS = ("round", "cost", "labeled_id", "labeled_ambiguous", "labeled_ood", "examined", "examined_id",
-            "id_precision")
+ROW_KEYS = (("round", "count"), ("cost", "amount"), ("labeled_id", "count"), ("labeled_ambiguous", "count"),
+            ("labeled_ood", "count"), ("examined", "count"), ("examined_id", "count"), ("id_precision", "fraction"))
 
 
 def collect(round_names: list[str], target_id: int | None = None) -> list[dict]:
     """One row per state (r00 first): cost and labels of the state, accuracy of the model trained on
     it - up to the first state with `target_id` labeled iD (the stopping rule); rounds after it
-    record `finished` and are not rows."""
+    record `finished` and are not rows. Every field read is checked (`_field`): a DataError names
+    the file, the field and the value."""
     rows = []
     for name in round_names:
-        ann = load_json(paths.round_metrics(name, "annotate"), "round metrics")
-        fin = load_json(paths.round_metrics(name, "finetune"), "round metrics")
-        for part, rec in (("annotate", ann), ("finetune", fin)):
-            if not isinstance(rec, dict):
-                raise DataError(f"{paths.round_metrics(name, part)}: expected a JSON object, got "
-                                f"{type(rec).__name__}. Rerun `dvc repro` (or `dvc repro -f` for that round).")
-        if ann.get("finished") or fin.get("finished"):
+        ann, fin = _record(name, "annotate"), _record(name, "finetune")
+        if _field(ann, name, "annotate", "finished", "flag", False) or \
+                _field(fin, name, "finetune", "finished", "flag", False):
             break
-        missing = [f"{part} '{key}'" for part, rec, keys in (("annotate", ann, ROW_KEYS),
-                                                               ("finetune", fin, ("accuracy",)))
-                   for key in keys if key not in rec]
-        if missing:
-            raise DataError(f"report: round {name}'s metrics lack {', '.join(missing)} "
-                            f"({paths.round_metrics(name, 'annotate').parent}): written by an older version or "
-                            f"edited by hand. Rerun `dvc repro` (or `dvc repro -f` for that round).")
-        val, acc = fin.get("val_accuracy"), fin["accuracy"]
-        rows.append({"name": name, "round": ann["round"], "cost": ann["cost"],
-                     "accuracy": None if acc is None else round(100.0 * acc, 3),
-                     "val_accuracy": None if val is None else round(100.0 * val, 3),
-                     **{k: ann[k] for k in ROW_KEYS[2:]},
-                     **_seconds(name, fin, ann)})
-        if target_id is not None and ann["labeled_id"] >= target_id:
+        row = {"name": name, **{k: _field(ann, name, "annotate", k, kind) for k, kind in ROW_KEYS[:2]},
+               **{k: _percent(_field(fin, name, "finetune", k, "fraction", *default))
+                  for k, default in (("accuracy", ()), ("val_accuracy", (None,)))},
+               **{k: _field(ann, name, "annotate", k, kind) for k, kind in ROW_KEYS[2:]}}
+        rows.append({**row, **_seconds(name, fin, ann)})
+        if target_id is not None and row["labeled_id"] >= target_id:
             break
     return rows
+
+
+REWRITE = "The file was edited or written by another version: delete it and rerun `dvc repro`, which rebuilds it."
+EXPECTED = {"count": "a whole number >= 0", "amount": "a number >= 0", "fraction": "a number from 0 to 1, or null",
+            "flag": "true or false"}
+_MISSING = object()
+
+
+def _record(name: str, part: str) -> dict:
+    path = paths.round_metrics(name, part)
+    rec = load_json(path, "round metrics")
+    if not isinstance(rec, dict):
+        raise DataError(f"{path}: expected a JSON object, got {type(rec).__name__}. {REWRITE}")
+    return rec
+
+
+def _field(rec: dict, name: str, part: str, key: str, kind: str, default=_MISSING, label: str = ""):
+    """rec[key] (or `default` when absent) if it is of `kind` (EXPECTED); else a DataError."""
+    value = rec.get(key, default)
+    if not _fits(value, kind):
+        shown = "missing" if value is _MISSING else excerpt(json.dumps(value))
+        raise DataError(f"{paths.round_metrics(name, part)}: {part} '{label or key}' is {shown}; it must be "
+                        f"{EXPECTED[kind]}. {REWRITE}")
+    return value
+
+
+def _fits(value, kind: str) -> bool:
+    if kind == "flag" or isinstance(value, bool):
+        return kind == "flag" and isinstance(value, bool)
+    if value is None:
+        return kind == "fraction"
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return False
+    return {"count": isinstance(value, int), "fraction": value <= 1}.get(kind, True)
+
+
+def _percent(fraction):
+    return None if fraction is None else round(100.0 * fraction, 3)
 
 
 def _seconds(name: str, fin: dict, ann: dict) -> dict:
     """Where a round's time went (columns of plots/rounds.csv); 0 for parts a strategy skips.
     The acquire columns of a row are the acquisition that produced this state."""
-    acq_path = paths.round_metrics(name, "acquire")
-    acq = load_json(acq_path, "round metrics") if acq_path.exists() else {}
-    acq = acq.get("seconds", {}) if isinstance(acq, dict) else {}
-    out = {f"seconds_{k}": acq.get(k, 0.0) for k in ("kmeans", "select")}
-    out["seconds_annotate"] = ann.get("seconds", 0.0)
-    out.update({f"seconds_{k}": (fin.get("seconds") or {}).get(k, 0.0)
-                for k in ("representation", "train", "score_pool", "test")})
+    acq = _record(name, "acquire") if paths.round_metrics(name, "acquire").exists() else {}
+    out = {f"seconds_{k}": v for k, v in _timings(acq, name, "acquire", ("kmeans", "select")).items()}
+    out["seconds_annotate"] = _field(ann, name, "annotate", "seconds", "amount", 0.0)
+    out.update({f"seconds_{k}": v for k, v in _timings(fin, name, "finetune",
+                                                       ("representation", "train", "score_pool", "test")).items()})
     return out
+
+
+def _timings(rec: dict, name: str, part: str, keys: tuple) -> dict:
+    """rec["seconds"][key] for each key (0.0 where absent; `seconds` itself may be absent or null)."""
+    seconds = rec.get("seconds") or {}
+    if not isinstance(seconds, dict):
+        raise DataError(f"{paths.round_metrics(name, part)}: {part} 'seconds' is {excerpt(json.dumps(seconds))}; "
+                        f"it must be an object of timings. {REWRITE}")
+    return {k: _field(seconds, name, part, k, "amount", 0.0, f"seconds.{k}") for k in keys}
 
 
 def _r(x, digits=3):

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from src.core.config import read_yaml
 from src.core import paths
 from src.core.log import log
 
@@ -49,7 +50,7 @@ def planned(base: dict, strategies: list[str], seeds: list[int]) -> list[tuple[s
 
 def done(folder: Path, params: dict) -> bool:
     try:
-        return (yaml.safe_load((folder / "params.yaml").read_text()) == params
+        return (read_yaml((folder / "params.yaml").read_text(), folder / "params.yaml") == params
                 and (folder / "summary.json").exists() and (folder / "curve.csv").exists())
     except FileNotFoundError:
         return False
@@ -170,7 +171,7 @@ def main(argv=None) -> int:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
     out = Path(args.out)
     params_text = Path("params.yaml").read_text()
-    base = yaml.safe_load(params_text)
+    base = read_yaml(params_text, "params.yaml")
     dvc = str(Path(sys.executable).with_name("dvc"))
     commit = git_commit()
     out.mkdir(parents=True, exist_ok=True)

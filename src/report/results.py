@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from src.core.config import read_yaml
 from src.core.errors import DataError
 from src.core.io import save_figure, save_text, stage_outputs
 from src.report.budget import accuracy_at
@@ -47,12 +47,12 @@ def load_runs(folder: Path) -> list[dict]:
     runs = []
     for d in sorted((folder / "runs").glob("*/")):
         try:
-            params = yaml.safe_load((d / "params.yaml").read_text())
+            params = read_yaml((d / "params.yaml").read_text(), d / "params.yaml")
             summary = json.loads((d / "summary.json").read_text())
             with open(d / "curve.csv") as fh:
                 curve = [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
                          for row in csv.DictReader(fh)]
-        except (FileNotFoundError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        except (FileNotFoundError, json.JSONDecodeError) as exc:
             raise DataError(f"{d}: incomplete or unreadable run ({exc}); rerun the grid command to redo it, "
                             f"or delete the folder.") from None
         absent = [k for k in SUMMARY_KEYS if k not in summary] + [k for k in ("strategy", "seed") if k not in params]

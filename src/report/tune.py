@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from src.core.config import read_yaml
 from src.core.log import log
 from src.report.grid import done, get_key, git_commit, record, run_one, set_key
 from src.report.table2 import _fmt
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     params_text = Path("params.yaml").read_text()
-    base = yaml.safe_load(params_text)
+    base = read_yaml(params_text, "params.yaml")
     values = [yaml.safe_load(v) for v in args.values]
     try:
         current = get_key(base, args.knob)
