@@ -26,7 +26,7 @@ import numpy as np
 
 from src.active.loop import (check_cost, check_labels_source, check_round_args, check_successor, finished_metrics,
                              load_state, reached_target)
-from src.core import config, distributed, live, paths
+from src.core import config, distributed, live, paths, precision
 from src.core.io import copy_file, load_npz, save_json, save_npz, stage_outputs
 from src.core.log import log
 from src.data.pool import load_pool, pool_fingerprint
@@ -67,6 +67,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str | 
     k = p.active.num_classes
     train_idx = training_set(state, k, p.active.non_id_ratio, round_rng(p.seed, round_name, "undersample"))
     learner = learner_for(p)
+    used = precision.use(p.precision)  # src/core/precision.py
     if not distributed.is_main() and not learner.data_parallel:
         return  # torchrun: nothing of this learner is data-parallel; rank 0 trains and writes
     with stage_outputs(*outs, enabled=distributed.is_main()):
@@ -87,7 +88,7 @@ def main(params_path: str = "params.yaml", round_name: str = "r00", prev: str | 
                        test=round(t3 - t2, 2))
         metrics = {"round": state.round, "accuracy": acc, "val_accuracy": val_acc, "cost": state.cost,
                    "train_size": int(len(train_idx)), "train_id": int((y != k).sum()),
-                   "train_non_id": int((y == k).sum()), "seconds": seconds}
+                   "train_non_id": int((y == k).sum()), "precision": used, "seconds": seconds}
         metrics.update({key: value for key, value in extra.items() if key != "seconds"})
         learner.save(paths.model(round_name))
         save_npz(paths.outputs(round_name), **outputs, pool_fingerprint=np.array(pool["fingerprint"]),

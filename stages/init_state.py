@@ -26,6 +26,9 @@ def main(params_path: str = "params.yaml") -> None:
     gen = rng(p.seed, "init")
     if reads_representation(p.strategy) and p.cluster.stage0 == "strategy":
         from src.active.learners import learner_for  # torch: only here, where a network runs
+        from src.core import precision
+
+        precision.use(p.precision)  # the pretrained features: src/core/precision.py
 
         strategy = from_params(p, quota=p.active.init_id)
         outputs = learner_for(p).stage0_outputs(pool["images"])

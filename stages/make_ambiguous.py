@@ -1,5 +1,5 @@
 """Stage make_ambiguous: 7:3 latent mixes of MNIST pairs kept iff the ensemble gives 2-3 classes."""
-from src.core import config, paths
+from src.core import config, paths, precision
 from src.core.config import not_applicable_reason
 from src.core.io import load_npz, load_torch, save_json, save_npz, stage_outputs, write_not_applicable
 
@@ -12,6 +12,8 @@ def main(params_path: str = "params.yaml") -> None:
         return
     cfg = p.ambiguous
     import torch
+
+    used = precision.use(p.precision)  # src/core/precision.py
 
     from src.core.device import get_device
     from src.generate.ambiguous import generate, vote_caption
@@ -34,7 +36,7 @@ def main(params_path: str = "params.yaml") -> None:
                    title=f"Generated ambiguous images ({cfg.mix:g}:{1 - cfg.mix:g} latent mix); "
                          f"caption = class:votes of the {stats['members']} classifiers")
         save_npz(paths.AMBIGUOUS_NPZ, **arrays)
-        save_json(paths.AMBIGUOUS_METRICS, stats)
+        save_json(paths.AMBIGUOUS_METRICS, {**stats, "precision": used})
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 
 `torchrun --nproc_per_node N -m stages.pretrain` trains with N data-parallel processes
 (src/contrastive/train.py); every rank ends with the same weights and only rank 0 writes."""
-from src.core import config, distributed, live, paths
+from src.core import config, distributed, live, paths, precision
 from src.core.io import load_npz, save_json, stage_outputs
 from src.core.log import log
 
@@ -14,10 +14,11 @@ def main(params_path: str = "params.yaml") -> None:
     from src.contrastive.train import train_contrastive
 
     cfg = p.contrastive
+    used = precision.use(p.precision)  # src/core/precision.py
     images = load_npz(paths.POOL_NPZ, keys=("images",))["images"]
     rep = new_representation(cfg, "pretrain")
     log(f"pretrain: {cfg.pretrain_epochs:g} epochs over {len(images)} pool images, width {cfg.width}, "
-        f"batch {cfg.batch_size}")
+        f"batch {cfg.batch_size}, {used}")
     # every output, live/pretrain included, appears when the stage succeeds (src/core/io.py); rank 0 writes
     with stage_outputs(paths.PRETRAIN_PT, paths.PRETRAIN_METRICS, live.live_dir("pretrain"),
                        enabled=distributed.is_main()):
@@ -27,7 +28,7 @@ def main(params_path: str = "params.yaml") -> None:
         if not distributed.is_main():
             return  # torchrun: rank 0 holds the same weights and writes them
         save_representation(paths.PRETRAIN_PT, rep)
-        save_json(paths.PRETRAIN_METRICS, {"epochs": cfg.pretrain_epochs, **summary})
+        save_json(paths.PRETRAIN_METRICS, {"epochs": cfg.pretrain_epochs, "precision": used, **summary})
     log(f"pretrain: loss {summary['loss_first']} -> {summary['loss_last']} in {summary['seconds']}s "
         f"({summary['views_per_s']} views/s)")
 

@@ -1,5 +1,5 @@
 """Stage train_ensemble: ten differing MNIST classifiers -> weights and each one's test accuracy."""
-from src.core import config, live, paths
+from src.core import config, live, paths, precision
 from src.core.config import not_applicable_reason
 from src.core.io import load_npz, save_json, save_torch, stage_outputs, write_not_applicable
 
@@ -13,6 +13,7 @@ def main(params_path: str = "params.yaml") -> None:
             live.empty("ensemble")  # no training
         return
     cfg = p.ensemble
+    used = precision.use(p.precision)  # src/core/precision.py
     from src.generate.classifiers import member_archs, state_of, train_ensemble
 
     member_archs(cfg)  # unknown architecture names fail before the data is read
@@ -21,7 +22,7 @@ def main(params_path: str = "params.yaml") -> None:
         with live.tracking("ensemble"):  # live/ensemble: each member's loss per epoch (src/core/live.py)
             models, archs, metrics = train_ensemble(mnist, cfg)
         save_torch(paths.ENSEMBLE_PT, {"config": config.to_dict(cfg), **state_of(models, archs)})
-        save_json(paths.ENSEMBLE_METRICS, metrics)
+        save_json(paths.ENSEMBLE_METRICS, {**metrics, "precision": used})
 
 if __name__ == "__main__":
     from src.core.cli import run

@@ -1,7 +1,7 @@
 """Stage train_vae: hierarchical VAE on MNIST train -> weights, test ELBO, reconstruction PNG."""
 import numpy as np
 
-from src.core import config, live, paths
+from src.core import config, live, paths, precision
 from src.core.config import not_applicable_reason
 from src.core.device import cpu_state
 from src.core.io import load_npz, save_json, save_torch, stage_outputs, write_not_applicable
@@ -16,6 +16,7 @@ def main(params_path: str = "params.yaml") -> None:
             live.empty("vae")  # no training
         return
     cfg = p.vae
+    used = precision.use(p.precision)  # src/core/precision.py
     from src.generate.vae_training import evaluate_elbo, reconstruct, train_vae
     from src.report.grids import image_grid
 
@@ -23,7 +24,7 @@ def main(params_path: str = "params.yaml") -> None:
     with stage_outputs(*outs, live.live_dir("vae")):  # live/vae too: all appear when the stage succeeds
         with live.tracking("vae"):  # live/vae: the loss per epoch (src/core/live.py)
             model, train_info = train_vae(mnist["train_images"], cfg)
-        metrics = {**evaluate_elbo(model, mnist["test_images"], cfg.seed), **train_info}
+        metrics = {**evaluate_elbo(model, mnist["test_images"], cfg.seed), **train_info, "precision": used}
         shown = mnist["test_images"][: cfg.recon_images]
         pairs = np.stack([shown, reconstruct(model, shown)], 1).reshape(-1, 28, 28)
         save_torch(paths.VAE_PT, {"config": config.to_dict(cfg), "state_dict": cpu_state(model)})

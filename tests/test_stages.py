@@ -38,7 +38,7 @@ def test_all_stages_in_order(workdir):
     manifest = json.loads(paths.RAW_MANIFEST.read_text())
     assert manifest["mnist"]["counts"] == {"train": 240, "test": 80}
     vae = json.loads(paths.VAE_METRICS.read_text())
-    assert np.isfinite(vae["test_neg_elbo_nats"]) and vae["test_bits_per_dim"] > 0
+    assert np.isfinite(vae["test_neg_elbo_nats"]) and vae["test_bits_per_dim"] > 0 and vae["precision"] == "fp32"
     ens = json.loads(paths.ENSEMBLE_METRICS.read_text())
     assert len(ens["members"]) == 10 and {m["arch"] for m in ens["members"]} == {"cnn", "lenet", "mlp"}
     assert len(torch.load(paths.ENSEMBLE_PT, weights_only=True)["state_dicts"]) == 10
@@ -63,6 +63,7 @@ def test_all_stages_in_order(workdir):
     assert run_stage(pretrain) == 0
     pre = json.loads(paths.PRETRAIN_METRICS.read_text())
     assert pre["steps"] == 3 and np.isfinite(pre["loss_last"])  # ceil(166 / 64) steps for 1 epoch
+    assert pre["precision"] == "fp32"  # params.yaml's (the quick profile): recorded in each training stage's metrics
     for strategy in ("distance_cl", "ddu", "random"):
         set_strategy(strategy)
         run_rounds()
@@ -78,7 +79,7 @@ def test_all_stages_in_order(workdir):
             assert {"rep", "rep_config", "state_dict"} <= set(ckpt)  # representation + classifier
             assert acq["seconds"]["kmeans"] >= 0 and acq["batches"] >= 1
             fin = json.loads(paths.round_metrics("r02", "finetune").read_text())
-            assert fin["representation"]["steps"] == 2  # ceil(0.5 * unlabeled / 64)
+            assert fin["representation"]["steps"] == 2 and fin["precision"] == "fp32"  # ceil(0.5 * unlabeled / 64)
             r00 = json.loads(paths.round_metrics("r00", "annotate").read_text())
             assert r00["labeled_id"] >= 5 and r00["cost"] == r00["examined"]  # charged for all examined
         elif strategy == "ddu":

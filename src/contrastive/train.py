@@ -34,7 +34,7 @@ import torch
 
 from src.models.augment import mnist_affine, simclr_cifar
 from src.contrastive.loss import supcon_loss
-from src.core import live
+from src.core import live, precision
 from src.core.errors import ConfigError
 from src.core.log import log
 from src.core.seeding import torch_generator
@@ -238,7 +238,9 @@ def train_contrastive(rep, unlabeled_u8: np.ndarray, labeled_u8: np.ndarray | No
             f"{f' + {counts[1][rank]}' if has_l else ''} on this process, its own augmentations")
     opt = torch.optim.Adam(rep.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    losses, views, t0, last_log = [], 0, time.perf_counter(), time.perf_counter()
+    # the losses stay on the device until a log point (one host sync per pass, not per step)
+    loss_hist = torch.zeros(steps, dtype=torch.float32, device=device)
+    views, t0, last_log = 0, time.perf_counter(), time.perf_counter()
     per_epoch = steps_for(1.0, len(xu), cfg.batch_size)
     for step in range(steps):
         iu = ub.next()
@@ -250,25 +252,27 @@ def train_contrastive(rep, unlabeled_u8: np.ndarray, labeled_u8: np.ndarray | No
             if len(own_l):  # torchrun: a labeled pool smaller than the processes leaves some without
                 parts.append(two_views(xl[own_l], cfg, view_gen))
         x = torch.cat(parts).to(device, memory_format=fmt)
-        z = model(x)
-        loss = contrastive_loss(z, len(own_u), yl[il].to(device) if has_l else None, cfg.temperature, counts)
+        with precision.autocast(device):  # bf16: the network's products; the loss below stays fp32
+            z = model(x)
+        loss = contrastive_loss(z.float(), len(own_u), yl[il].to(device) if has_l else None, cfg.temperature, counts)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        losses.append(float(loss.detach()))
+        loss_hist[step] = loss.detach()
         views += 2 * (len(iu) + (len(il) if has_l else 0))
         if (step + 1) % per_epoch == 0 or step == steps - 1:  # DVCLive: one point per pass (src/core/live.py)
-            live.step(**{"contrastive/loss": np.mean(losses[-((step % per_epoch) + 1):])})
+            live.step(**{"contrastive/loss": np.mean(loss_hist[step - step % per_epoch:step + 1].tolist())})
         now = time.perf_counter()
         if now - last_log > 10 or step == steps - 1:
-            log(f"{label}: step {step + 1}/{steps}, loss {np.mean(losses[-20:]):.3f}, "
+            log(f"{label}: step {step + 1}/{steps}, loss {np.mean(loss_hist[max(0, step - 19):step + 1].tolist()):.3f}, "
                 f"{views / (now - t0):.0f} views/s")
             last_log = now
     if world > 1:
         del model  # drops DDP's gradient hooks from rep's parameters
         restore_batchnorm(rep, kinds)
         _share_buffers(rep)
+    losses = loss_hist.tolist()
     tenth = max(1, steps // 10)
     secs = time.perf_counter() - t0
     summary.update(views=views, seconds=round(secs, 2), views_per_s=round(views / secs, 1),

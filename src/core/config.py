@@ -189,6 +189,7 @@ class Params:
     benchmark: str  # mixmnist | standin (offline natural-image stand-in) | mixcifar60
     seed: int  # active-learning seed: initial draw, training, tie-breaks (data stages have their own)
     strategy: str  # acquisition strategy, a key of src.active.strategies.REGISTRY
+    precision: str  # fp32 | bf16 (bfloat16 autocast) | auto (bf16 on CUDA and CPUs with AMX/AVX512-BF16); src/core/precision.py
     oracle: str  # simulated (the pool's ground truth answers) | file (a person, in annotations/rNN/labels.csv)
     data: DataConfig
     folder: FolderConfig
@@ -210,6 +211,7 @@ class Params:
 BENCHMARKS = ("mixmnist", "standin", "mixcifar60", "folder")
 NATURAL = ("standin", "mixcifar60")  # RGB 32x32 benchmarks: ResNet, SimCLR augmentations
 ORACLES = ("simulated", "file")
+PRECISIONS = ("fp32", "bf16", "auto")  # src/core/precision.py
 # why train_vae, train_ensemble and make_ambiguous write not-applicable markers for them:
 NOT_MNIST = "the natural-image benchmarks' ambiguous set is real images of pool.ambiguous_classes"
 NOT_GENERATED = "a folder pool is your own unlabeled images: nothing is generated, a person says what is ambiguous"
@@ -230,7 +232,7 @@ CHOICES = {("data", "source"): ("auto", "local", "download"),
 
 def _choices_hint(where: str) -> str:
     """'The choices: a, b.' for a params key with a fixed set of values (`where` ends with its dotted key)."""
-    top = {"benchmark": BENCHMARKS, "oracle": ORACLES}
+    top = {"benchmark": BENCHMARKS, "oracle": ORACLES, "precision": PRECISIONS}
     for key, allowed in [*top.items(), *((f"{sec}.{k}", v) for (sec, k), v in CHOICES.items())]:
         if where == key or where.endswith(f".{key}"):
             return f"The choices: {', '.join(allowed)}. "
@@ -580,6 +582,9 @@ def _check_choices(params: Params, path: str) -> None:
         raise ConfigError(f"{path}: benchmark = {params.benchmark!r} is not one of {', '.join(BENCHMARKS)}.")
     if params.oracle not in ORACLES:
         raise ConfigError(f"{path}: oracle = {params.oracle!r} is not one of {', '.join(ORACLES)}.")
+    if params.precision not in PRECISIONS:
+        raise ConfigError(f"{path}: precision = {params.precision!r} is not one of {', '.join(PRECISIONS)} (auto: bf16 "
+                          f"on CUDA and on CPUs with AMX or AVX512-BF16, fp32 elsewhere).")
     check_ranges(params, path)
     clash = [n for n in class_names(params) if n in ("ambiguous", "ood")] if params.oracle == "file" else []
     if clash:

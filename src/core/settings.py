@@ -36,8 +36,8 @@ CODE_ROOT = Path(__file__).resolve().parents[2]  # the code that runs: where the
 # init; annotate_r00 and annotate@rNN; acquire@rNN; finetune_r00 and finetune@rNN; report.
 KINDS = {
     "init": {
-        "params": ["seed", "strategy", "oracle", "active", "contrastive.eval_batch_size", "cluster", "annotation",
-                   "pool.id_classes"],
+        "params": ["seed", "strategy", "oracle", "precision", "active", "contrastive.eval_batch_size", "cluster",
+                   "annotation", "pool.id_classes"],
         "code": ["stages/init_state.py", "src/core", "src/active", "src/contrastive", "src/models",
                  "src/data/pool.py"],
         "data": [paths.POOL_NPZ],
@@ -53,8 +53,8 @@ KINDS = {
         "data": [paths.POOL_NPZ],
     },
     "finetune": {
-        "params": ["seed", "strategy", "oracle", "active", "classifier", "ddu", "contrastive", "cl_classifier",
-                   "cluster.features"],
+        "params": ["seed", "strategy", "oracle", "precision", "active", "classifier", "ddu", "contrastive",
+                   "cl_classifier", "cluster.features"],
         "code": ["stages/finetune.py", "src/core", "src/active", "src/contrastive", "src/models",
                  "src/data/pool.py"],
         "data": [paths.POOL_NPZ, paths.TEST_NPZ, paths.VAL_NPZ],
@@ -66,7 +66,7 @@ KINDS = {
     },
 }
 SKIP_DIRS = {"__pycache__"}  # as .dvcignore: bytecode and the atomic writers' temporary files
-SKIP_SUFFIXES = (".pyc", ".tmp", ".partial", ".commit")
+SKIP_SUFFIXES = (".pyc", ".tmp", ".partial", ".commit", ".old")
 
 
 def settings_file(kind: str) -> Path:

@@ -11,6 +11,7 @@ from collections import Counter
 import numpy as np
 import torch
 
+from src.core import precision
 from src.core.config import AmbiguousConfig
 from src.core.errors import UserError
 from src.core.log import log
@@ -70,9 +71,11 @@ def generate(vae: HierarchicalVAE, ensemble: list, train_u8: np.ndarray, cfg: Am
                 f"the VAE/ensemble longer (vae.epochs, ensemble.epochs).")
         b = min(cfg.batch_size, cfg.max_candidates - n_seen)
         pairs = pairs_rng.integers(0, len(train_u8), size=(b, 2))
-        za = vae.encode(to_unit(train_u8[pairs[:, 0]]).to(device))
-        zb = vae.encode(to_unit(train_u8[pairs[:, 1]]).to(device))
-        images = to_uint8(vae.decode(*mix_latents(za, zb, cfg.mix)))
+        with precision.autocast(device):  # bf16: the networks' products; latents mixed in fp32
+            za = [z.float() for z in vae.encode(to_unit(train_u8[pairs[:, 0]]).to(device))]
+            zb = [z.float() for z in vae.encode(to_unit(train_u8[pairs[:, 1]]).to(device))]
+            decoded = vae.decode(*mix_latents(za, zb, cfg.mix))
+        images = to_uint8(decoded.float())
         votes = predict(ensemble, images)
         d_hist.update(distinct_votes(votes).tolist())
         keep = keep_mask(votes, cfg.min_distinct, cfg.max_distinct)

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from src.core.config import EnsembleConfig
-from src.core import live
+from src.core import live, precision
 from src.core.device import cpu_state, get_device
 from src.core.errors import ConfigError
 from src.core.log import log
@@ -74,16 +74,18 @@ def train_member(arch: str, images: np.ndarray, labels: np.ndarray, cfg: Ensembl
     model.train()
     for _ in range(cfg.epochs):
         perm = torch.from_numpy(order.permutation(len(x)))
-        total = 0.0
+        total = torch.zeros((), dtype=torch.float64, device=device)  # on the device: no host sync per step
         for b in range(steps):
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            loss = F.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
+            with precision.autocast(device):  # bf16: the network's products; the loss stays fp32
+                logits = model(x[idx].to(device))
+            loss = F.cross_entropy(logits.float(), y[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss.detach()) * len(idx)
-        live.step(member=member, **{"train/loss": total / len(x)})
+            total += loss.detach().double() * len(idx)
+        live.step(member=member, **{"train/loss": float(total) / len(x)})
     return model.eval()
 
 
@@ -96,7 +98,9 @@ def predict(models: list[nn.Module], images_u8, batch_size: int = 2000) -> np.nd
         model.eval()
         device = next(model.parameters()).device
         for s in range(0, len(x), batch_size):
-            out[m, s:s + batch_size] = model(x[s:s + batch_size].to(device)).argmax(1).cpu().numpy()
+            with precision.autocast(device):
+                logits = model(x[s:s + batch_size].to(device))
+            out[m, s:s + batch_size] = logits.float().argmax(1).cpu().numpy()
     return out
 
 

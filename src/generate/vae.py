@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from src.core import precision
+
 
 class SqueezeExcite(nn.Module):
     def __init__(self, c: int):
@@ -99,12 +101,14 @@ class HierarchicalVAE(nn.Module):
     def forward(self, x, generator: torch.Generator | None = None):
         """Returns (logits, kl_top, kl_bottom); z is sampled with `generator`, or the mean if None."""
         e14, e7 = self._bottom_up(x)
-        mu_t, ls_t = self.q_top(e7).chunk(2, 1)
+        # the Gaussians' statistics, samples and KL in fp32 (under bf16 autocast the convolutions
+        # return bf16; .float() is a no-op in fp32)
+        mu_t, ls_t = (t.float() for t in self.q_top(e7).chunk(2, 1))
         z_t = self._sample(mu_t, ls_t, generator)
         kl_t = gaussian_kl(mu_t, ls_t, torch.zeros_like(mu_t), torch.zeros_like(ls_t))
         h14 = self._top_state(z_t)
-        mu_p, ls_p = self.p_bottom(h14).chunk(2, 1)
-        dmu, dls = self.q_bottom(torch.cat([e14, h14], 1)).chunk(2, 1)
+        mu_p, ls_p = (t.float() for t in self.p_bottom(h14).chunk(2, 1))
+        dmu, dls = (t.float() for t in self.q_bottom(torch.cat([e14, h14], 1)).chunk(2, 1))
         mu_q, ls_q = mu_p + dmu, ls_p + dls
         z_b = self._sample(mu_q, ls_q, generator)
         kl_b = gaussian_kl(mu_q, ls_q, mu_p, ls_p)
@@ -125,9 +129,10 @@ class HierarchicalVAE(nn.Module):
 
 
 def negative_elbo(model: HierarchicalVAE, x_bin, generator=None, kl_weight: float = 1.0):
-    """Per-image (loss, nll, kl) in nats; loss = nll + kl_weight * kl."""
-    logits, kl_t, kl_b = model(x_bin, generator)
-    nll = F.binary_cross_entropy_with_logits(logits, x_bin, reduction="none").flatten(1).sum(1)
+    """Per-image (loss, nll, kl) in nats; loss = nll + kl_weight * kl (fp32 in either precision)."""
+    with precision.autocast(x_bin.device):
+        logits, kl_t, kl_b = model(x_bin, generator)
+    nll = F.binary_cross_entropy_with_logits(logits.float(), x_bin, reduction="none").flatten(1).sum(1)
     kl = kl_t + kl_b
     return nll + kl_weight * kl, nll, kl
 

@@ -45,7 +45,7 @@ def train_vae(train_u8: np.ndarray, cfg: VAEConfig) -> tuple[HierarchicalVAE, di
     model.train()
     for epoch in range(cfg.epochs):
         perm = torch.from_numpy(order_rng.permutation(len(data)))
-        total = 0.0
+        total = torch.zeros((), dtype=torch.float64, device=device)  # on the device: no host sync per step
         for b in range(steps_per_epoch):
             idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             x = binarize(data[idx], noise).to(device)
@@ -56,12 +56,12 @@ def train_vae(train_u8: np.ndarray, cfg: VAEConfig) -> tuple[HierarchicalVAE, di
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             sched.step()
-            total += loss.sum().item()
+            total += loss.detach().sum().double()
             step += 1
             if b % 100 == 0:
                 log(f"vae epoch {epoch + 1}/{cfg.epochs} step {b}/{steps_per_epoch} "
                     f"loss {loss.mean().item():.1f} nats (kl weight {kl_weight:.2f})")
-        history.append(total / len(data))
+        history.append(float(total) / len(data))
         log(f"vae epoch {epoch + 1}/{cfg.epochs}: train loss {history[-1]:.2f} nats")
         live.step(**{"train/loss_nats": history[-1]})
     model.eval()

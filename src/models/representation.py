@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from src.core import precision
 from src.core.device import cpu_state
 from src.core.errors import DataError
 from src.core.io import load_torch, save_torch
@@ -56,9 +57,11 @@ def extract_features(rep: RepresentationModel, images_u8: np.ndarray, batch_size
     device, fmt = next(rep.parameters()).device, memory_format(rep)
     out = []
     for s in range(0, len(images_u8), batch_size):
-        h = rep.encoder(to_input(images_u8[s:s + batch_size]).to(device, memory_format=fmt))
-        if which == "projection":
-            h = F.normalize(rep.head(h), dim=1)
+        with precision.autocast(device):
+            h = rep.encoder(to_input(images_u8[s:s + batch_size]).to(device, memory_format=fmt))
+            if which == "projection":
+                h = rep.head(h)
+        h = F.normalize(h.float(), dim=1) if which == "projection" else h.float()
         out.append(h.cpu().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 

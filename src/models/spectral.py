@@ -31,13 +31,14 @@ class CoeffSpectralNorm(_SpectralNorm):
         self.coeff = float(coeff)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        weight_mat = self._reshape_weight_to_matrix(weight)
-        if self.training:
-            self._power_method(weight_mat, self.n_power_iterations)
-        u = self._u.clone(memory_format=torch.contiguous_format)
-        v = self._v.clone(memory_format=torch.contiguous_format)
-        sigma = torch.vdot(u, torch.mv(weight_mat, v))
-        return weight / torch.clamp(sigma / self.coeff, min=1.0)
+        with torch.autocast(weight.device.type, enabled=False):  # power iteration and sigma in fp32 under bf16
+            weight_mat = self._reshape_weight_to_matrix(weight)
+            if self.training:
+                self._power_method(weight_mat, self.n_power_iterations)
+            u = self._u.clone(memory_format=torch.contiguous_format)
+            v = self._v.clone(memory_format=torch.contiguous_format)
+            sigma = torch.vdot(u, torch.mv(weight_mat, v))
+            return weight / torch.clamp(sigma / self.coeff, min=1.0)
 
 
 def spectral_normalise(module: nn.Module, coeff: float, n_power_iterations: int = 1) -> nn.Module:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from src.core import live
+from src.core import live, precision
 from src.core.config import ClassifierConfig, CLClassifierConfig
 from src.core.device import get_device
 from src.core.seeding import seed_everything, torch_generator
@@ -49,20 +49,21 @@ def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierC
     model.train()
     for _ in range(cfg.epochs):
         perm = torch.randperm(len(x), generator=order)
-        total = 0.0
+        total = torch.zeros((), dtype=torch.float64, device=device)  # on the device: no host sync per step
         for s in range(0, len(x), cfg.batch_size):
             idx = perm[s:s + cfg.batch_size]
             xb = normalise(crop_flip(to_unit(x[idx].numpy()), aug_gen)) if augment else x[idx]
-            logits = model(xb.to(device, memory_format=fmt))
-            loss = F.cross_entropy(logits, y[idx].to(device), label_smoothing=cfg.label_smoothing)
+            with precision.autocast(device):  # bf16: the network's products; the loss stays fp32
+                logits = model(xb.to(device, memory_format=fmt))
+            loss = F.cross_entropy(logits.float(), y[idx].to(device), label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
-            total += float(loss.detach()) * len(idx)
+            total += loss.detach().double() * len(idx)
         sched.step()
-        live.step(**{"classifier/loss": total / len(x)})
+        live.step(**{"classifier/loss": float(total) / len(x)})
     return model.eval()
 
 
@@ -73,8 +74,9 @@ def predict_probs(model, images_u8: np.ndarray, batch_size: int) -> np.ndarray:
     device, fmt = next(model.parameters()).device, memory_format(model)
     out = []
     for s in range(0, len(images_u8), batch_size):
-        logits = model(to_input(images_u8[s:s + batch_size]).to(device, memory_format=fmt))
-        out.append(torch.softmax(logits, 1).cpu().numpy())
+        with precision.autocast(device):
+            logits = model(to_input(images_u8[s:s + batch_size]).to(device, memory_format=fmt))
+        out.append(torch.softmax(logits.float(), 1).cpu().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 
 
@@ -86,9 +88,11 @@ def predict_probs_and_embeddings(model, images_u8: np.ndarray, batch_size: int) 
     device, fmt = next(model.parameters()).device, memory_format(model)
     probs, feats = [], []
     for s in range(0, len(images_u8), batch_size):
-        f = model.features(to_input(images_u8[s:s + batch_size]).to(device, memory_format=fmt))
-        probs.append(torch.softmax(model.head(f), 1).cpu().numpy())
-        feats.append(f.cpu().numpy())
+        with precision.autocast(device):
+            f = model.features(to_input(images_u8[s:s + batch_size]).to(device, memory_format=fmt))
+            logits = model.head(f)
+        probs.append(torch.softmax(logits.float(), 1).cpu().numpy())
+        feats.append(f.float().cpu().numpy())
     return np.concatenate(probs).astype(np.float32), np.concatenate(feats).astype(np.float32)
 
 

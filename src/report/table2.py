@@ -56,7 +56,9 @@ ADDED_PARAMS = {"benchmark": "mixmnist", "pool.id_classes": None, "pool.ambiguou
                 "cl_classifier.optimizer": "adam", "cl_classifier.momentum": 0.0, "cl_classifier.augment": "none",
                 # issue 12: the oracle and what a round lists for a person (no effect on simulated results)
                 "oracle": "simulated", "folder": {"images": None, "test": None, "size": 32, "channels": 3},
-                "annotation": {"max_queries": 100, "sheet_size": 50}}
+                "annotation": {"max_queries": 100, "sheet_size": 50},
+                # issue 24: the networks' precision (every run before it computed in fp32)
+                "precision": "fp32"}
 
 
 def with_added_params(params: dict) -> dict:
