@@ -116,3 +116,32 @@ def test_the_gpu_slice_extrapolates_from_a_middle_round_and_scales_batches_on_cp
     small = scaled(p, 1 / 32)
     assert (small.contrastive.batch_size, small.contrastive.labeled_batch_size, small.classifier.batch_size) == (32, 8, 8)
     assert scaled(p, 1) is p and small.contrastive.width == p.contrastive.width  # only batch sizes change
+
+
+def test_the_generators_and_ddu_train_in_bf16_with_fp32_statistics(setting):
+    """The VAE (its Gaussians and KL in fp32), an ensemble member and DDU's spectrally normalised
+    network (its power iteration in fp32) train in bf16 to finite losses; fp32 weights throughout."""
+    from src.core.config import EnsembleConfig, VAEConfig
+    from src.generate.classifiers import predict, train_member
+    from src.generate.vae_training import evaluate_elbo, train_vae
+    from src.models.nets import make_ddu_classifier
+    from src.models.spectral import largest_singular_values
+
+    setting[0] = "bf16"
+    g = np.random.default_rng(1)
+    digits = g.integers(0, 256, (48, 28, 28), dtype=np.uint8)
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())
+    vcfg = VAEConfig(**{**p["vae"], "channels": 4, "z_top": 2, "z_bottom": 2, "epochs": 1, "batch_size": 16,
+                        "train_subset": None})
+    vae, info = train_vae(digits, vcfg)
+    assert np.isfinite(info["train_loss_per_epoch"]).all() and np.isfinite(evaluate_elbo(vae, digits, 0)["test_neg_elbo_nats"])
+    assert all(w.dtype == torch.float32 for w in vae.parameters())
+    ecfg = EnsembleConfig(**{**p["ensemble"], "epochs": 1, "batch_size": 16, "train_subset": None})
+    member = train_member("cnn", digits, g.integers(0, 10, 48), ecfg, 0)
+    assert predict([member], digits).shape == (1, 48)
+    ddu = make_ddu_classifier(11, 4, [1, 1, 1, 1], 1, 3.0, 1).train()
+    with precision.autocast(torch.device("cpu")):
+        out = ddu(torch.randn(8, 1, 28, 28))
+    assert out.dtype == torch.bfloat16
+    torch.nn.functional.cross_entropy(out.float(), torch.zeros(8, dtype=torch.long)).backward()
+    assert max(largest_singular_values(ddu)) <= 3.0 * 1.01
