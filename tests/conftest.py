@@ -1,4 +1,7 @@
 """Tiny synthetic raw data in the exact on-disk layout, and a tiny params file."""
+import contextlib
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +63,22 @@ def workdir(tmp_path, monkeypatch):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@contextlib.contextmanager
+def working_in(root: Path):
+    """cwd = root for the block (a module fixture builds its workspace there), restored after."""
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        yield root
+    finally:
+        os.chdir(old)
+
+
+def workspace_copy(built: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A copy of a module's built workspace for one test, as its cwd: the test may break anything."""
+    root = tmp_path / "ws"
+    shutil.copytree(built, root, symlinks=True)
+    monkeypatch.chdir(root)
+    return root

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from src.core import paths
 from src.core.errors import ConfigError, DataError, UserError
 from stages import (acquire, annotate, build_pool, fetch_data, finetune, init_state, make_ambiguous, pretrain,
                     report, train_ensemble, train_vae)
-from tests.conftest import ROOT, make_raw, tiny_params
+from tests.conftest import ROOT, make_raw, tiny_params, workspace_copy, working_in
 
 ROUNDS = (("r01", "r00"), ("r02", "r01"), ("r03", "r02"))
 
@@ -37,9 +36,7 @@ def built(tmp_path_factory):
     p = tiny_params()
     p["strategy"] = "random"
     (root / "params.yaml").write_text(yaml.safe_dump(p))
-    old = os.getcwd()
-    os.chdir(root)
-    try:
+    with working_in(root):
         for module in (fetch_data, train_vae, train_ensemble, make_ambiguous, build_pool, init_state):
             module.main()
         annotate.main(round_name="r00", prev=None)
@@ -49,17 +46,12 @@ def built(tmp_path_factory):
             annotate.main(round_name=r, prev=prev)
             finetune.main(round_name=r, prev=prev)
         report.main()
-    finally:
-        os.chdir(old)
     return root
 
 
 @pytest.fixture
 def ws(built, tmp_path, monkeypatch):
-    root = tmp_path / "ws"
-    shutil.copytree(built, root, symlinks=True)
-    monkeypatch.chdir(root)
-    return root
+    return workspace_copy(built, tmp_path, monkeypatch)
 
 
 def snapshot(root: Path) -> dict:

@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import yaml
 from src.core.io import StageOutputs, output_dir, save_text, stage_outputs
 from stages import (acquire, annotate, build_pool, fetch_data, finetune, init_state, make_ambiguous, pretrain,
                     train_ensemble, train_vae)
-from tests.conftest import ROOT, make_raw, tiny_params
+from tests.conftest import ROOT, make_raw, tiny_params, workspace_copy, working_in
 from tests.test_stages import run_stage
 
 OUTPUT_ROOTS = ("models", "runs", "live", "metrics", "plots", "annotations")
@@ -90,26 +89,19 @@ def built(tmp_path_factory):
     p["strategy"] = "distance_cl"
     p["active"].update(init_id=4, per_round_id=2)
     (root / "params.yaml").write_text(yaml.safe_dump(p))
-    old = os.getcwd()
-    os.chdir(root)
-    try:
+    with working_in(root):
         for module in (fetch_data, train_vae, train_ensemble, make_ambiguous, build_pool, pretrain, init_state):
             assert run_stage(module) == 0, module.__name__
         assert run_stage(annotate, "--round", "r00") == 0 and run_stage(finetune, "--round", "r00") == 0
         r01 = ("--round", "r01", "--prev", "r00")
         assert run_stage(acquire, *r01) == 0 and run_stage(annotate, *r01) == 0
         assert run_stage(finetune, *r01) == 0  # so live/rounds/r01 and the model exist: a rerun must keep them
-    finally:
-        os.chdir(old)
     return root
 
 
 @pytest.fixture
 def ws(built, tmp_path, monkeypatch):
-    root = tmp_path / "ws"
-    shutil.copytree(built, root, symlinks=True)
-    monkeypatch.chdir(root)
-    return root
+    return workspace_copy(built, tmp_path, monkeypatch)
 
 
 def set_params(root: Path, **sections) -> None:
