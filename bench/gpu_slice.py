@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from src.core import config, precision
+from src.core import compiled, config, precision
 from src.core.device import get_device
 from src.core.log import log
 
@@ -78,7 +78,8 @@ def scaled(p, factor: float):
                    cl_classifier=replace(p.cl_classifier, batch_size=b(p.cl_classifier.batch_size)))
 
 
-def measure_profile(profile: str, scale: float, steps: int, batch_scale: float = 1.0) -> dict:
+def measure_profile(profile: str, scale: float, steps: int, batch_scale: float = 1.0,
+                    compile_: bool | None = None) -> dict:
     from sklearn.cluster import KMeans
 
     from src.contrastive.train import train_contrastive
@@ -88,6 +89,7 @@ def measure_profile(profile: str, scale: float, steps: int, batch_scale: float =
     p = scaled(config.load(profile), batch_scale)
     device = get_device()
     used = precision.use(p.precision)
+    kernels = compiled.use(p.compile if compile_ is None else compile_, device.type)  # --compile: torch.compile
     full_pool, shape = PROFILES[profile]
     n_pool = max(2 * p.contrastive.batch_size, int(full_pool * scale))
     g = np.random.default_rng(0)
@@ -134,7 +136,7 @@ def measure_profile(profile: str, scale: float, steps: int, batch_scale: float =
     pretrain = p.contrastive.pretrain_epochs * per_pass["pretrain"]
     walls = {s: (pretrain + t_feat + t_kmeans + rounds * per_round_cl) / 3600 for s in CL}
     walls.update({s: (rounds + 1) * per_round_base / 3600 for s in BASELINES})
-    return {"profile": profile, "precision": used, "device": str(device), "pool_full": full_pool, "pool_timed": n_pool,
+    return {"profile": profile, "precision": used, "compile": kernels, "device": str(device), "pool_full": full_pool, "pool_timed": n_pool,
             "scale": scale, "batch_scale": batch_scale, "contrastive": {"width": cfg.width, "arch": cfg.arch, "batch_size": cfg.batch_size,
                                             "views_per_s_pretrain": pre["views_per_s"],
                                             "views_per_s_continuation": cont["views_per_s"]},
@@ -154,13 +156,15 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="contrastive steps timed (default: 20 CUDA, 1 CPU)")
     parser.add_argument("--batch-scale", type=float, default=None,
                         help="batch sizes times this (default: 1 on CUDA, 1/32 on CPU)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                        help="torch.compile the training steps (default: the profile's `compile`)")
     args = parser.parse_args(argv)
     cuda = get_device().type == "cuda"
     scale = args.scale if args.scale is not None else (1.0 if cuda else 0.01)
     steps = args.steps if args.steps is not None else (20 if cuda else 1)
     batch_scale = args.batch_scale if args.batch_scale is not None else (1.0 if cuda else 1 / 32)
     t0 = time.perf_counter()
-    rows = [measure_profile(profile, scale, steps, batch_scale) for profile in PROFILES]
+    rows = [measure_profile(profile, scale, steps, batch_scale, args.compile) for profile in PROFILES]
     result = {"device": torch.cuda.get_device_name() if cuda else platform.processor() or platform.machine(),
               "torch": torch.__version__, "seconds": round(time.perf_counter() - t0, 1), "profiles": rows,
               "note": None if cuda else "CPU run at reduced sizes (pool and batches): it shows the code path works; "
@@ -169,7 +173,7 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     for r in rows:
-        log(f"{r['profile']} ({r['precision']}, {r['device']}): Distance(CL) ~ {r['extrapolated_hours']['distance_cl']} h "
+        log(f"{r['profile']} ({r['precision']}{', compiled' if r['compile'] else ''}, {r['device']}): Distance(CL) ~ {r['extrapolated_hours']['distance_cl']} h "
             f"(goal {r['goal_hours_distance_cl']} h), Random ~ {r['extrapolated_hours']['random']} h")
     log(f"{out}: written in {result['seconds']} s")
     return 0

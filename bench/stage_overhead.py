@@ -22,7 +22,7 @@ overhead per stage (its slot minus its recorded work: median and max over the st
 the time before the first stage and after the last (DVC's and git's own work: loading the
 pipeline, checking the cached stages, committing the experiment); dvc.lock's line count; the ratio
 of the two walls. Slot breakdown of the slowest stages is in the JSON. Nothing is asserted: the
-targets are read off the output (README "Speed and memory").
+targets are read off the output (docs/speed-and-memory.md).
 """
 from __future__ import annotations
 
@@ -270,7 +270,7 @@ def main(argv=None) -> int:
     cache = Path(run([dvc_bin(), "cache", "dir"], ROOT, capture_output=True, text=True).stdout.strip()).resolve()
     raw = ROOT / "data" / "raw"
     if not raw.exists():
-        raise SystemExit("data/raw is missing: link the raw files first (README: Raw data)")
+        raise SystemExit("data/raw is missing: link the raw files first (docs/benchmarks.md)")
     tmp = Path(tempfile.mkdtemp(prefix="stage-overhead-"))
     try:
         shadow, added = shadow_added_packages(args.baseline, args.candidate, tmp / "shadow")

@@ -7,7 +7,7 @@ from src.core.io import load_npz, save_json, save_npz, stage_outputs
 from src.core.log import log
 from src.data.benchmarks import make_pool
 from src.data.pool import CATEGORY_NAMES, ID
-from src.report.grids import image_grid
+from src.report.image_grids import image_grid
 
 
 def main(params_path: str = "params.yaml") -> None:

@@ -19,7 +19,7 @@ def main(params_path: str = "params.yaml") -> None:
     from src.generate.ambiguous import generate, vote_caption
     from src.generate.classifiers import load_ensemble
     from src.generate.vae import HierarchicalVAE
-    from src.report.grids import image_grid
+    from src.report.image_grids import image_grid
 
     vae_state = load_torch(paths.VAE_PT)
     vc = vae_state["config"]

@@ -3,7 +3,8 @@
 
 `torchrun --nproc_per_node N -m stages.pretrain` trains with N data-parallel processes
 (src/contrastive/train.py); every rank ends with the same weights and only rank 0 writes."""
-from src.core import config, distributed, live, paths, precision
+from src.core import compiled, config, distributed, live, paths, precision
+from src.core.device import get_device
 from src.core.io import load_npz, save_json, stage_outputs
 from src.core.log import log
 
@@ -15,6 +16,7 @@ def main(params_path: str = "params.yaml") -> None:
 
     cfg = p.contrastive
     used = precision.use(p.precision)  # src/core/precision.py
+    kernels = {"compile": True} if compiled.use(p.compile, get_device().type) else {}  # src/core/compiled.py
     images = load_npz(paths.POOL_NPZ, keys=("images",))["images"]
     rep = new_representation(cfg, "pretrain")
     log(f"pretrain: {cfg.pretrain_epochs:g} epochs over {len(images)} pool images, width {cfg.width}, "
@@ -28,7 +30,7 @@ def main(params_path: str = "params.yaml") -> None:
         if not distributed.is_main():
             return  # torchrun: rank 0 holds the same weights and writes them
         save_representation(paths.PRETRAIN_PT, rep)
-        save_json(paths.PRETRAIN_METRICS, {"epochs": cfg.pretrain_epochs, "precision": used, **summary})
+        save_json(paths.PRETRAIN_METRICS, {"epochs": cfg.pretrain_epochs, "precision": used, **kernels, **summary})
     log(f"pretrain: loss {summary['loss_first']} -> {summary['loss_last']} in {summary['seconds']}s "
         f"({summary['views_per_s']} views/s)")
 

@@ -18,7 +18,7 @@ def main(params_path: str = "params.yaml") -> None:
     cfg = p.vae
     used = precision.use(p.precision)  # src/core/precision.py
     from src.generate.vae_training import evaluate_elbo, reconstruct, train_vae
-    from src.report.grids import image_grid
+    from src.report.image_grids import image_grid
 
     mnist = load_npz(paths.SOURCE_NPZ)
     with stage_outputs(*outs, live.live_dir("vae")):  # live/vae too: all appear when the stage succeeds

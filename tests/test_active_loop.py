@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from src.active.loop import annotate_round, initial_state
-from src.active.oracle import NON_ID, SimulatedOracle, examine
+from src.active.oracle import NON_ID, SimulatedOracle, annotate_round, examine
+from src.active.stage0 import initial_state
 from src.active.state import ActiveState
 from src.active.strategies import Candidates
 from src.active.training_set import training_set

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from src.generate.ambiguous import distinct_votes, keep_mask, mix_latents, vote_caption, vote_pattern
+from src.data.votes import distinct_votes, keep_mask
+from src.generate.ambiguous import mix_latents, vote_caption, vote_pattern
 
 
 def votes_with(n_distinct: int, members: int = 10) -> np.ndarray:

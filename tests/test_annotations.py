@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from src.active.annotations import (LabelsError, LabelsNeeded, QueryList, examined_by_answers, labels_csv,
-                                    listed_queries, publish_queries, queries_csv, read_labels, sheets_dir)
-from src.active.loop import annotate_from_answers
+from src.active.annotations import (QueryList, all_queries, labels_csv, listed_queries, publish_queries, queries_csv,
+                                    sheets_dir)
+from src.active.labels import LabelsError, LabelsNeeded, examined_by_answers, next_rows, read_labels
+from src.active.oracle import annotate_from_answers
 from src.active.state import ActiveState
 from src.active.strategies import Candidates
 from src.core.config import ActiveConfig
@@ -49,8 +50,9 @@ def test_publish_writes_csv_and_numbered_sheets(here):
     publish_queries("r01", CANDS, {"images": images}, probs, NAMES, type("A", (), {"max_queries": 4, "sheet_size": 2}))
     lines = queries_csv("r01").read_text().splitlines()
     assert lines[0] == "round,query,pass,sheet,pool_index,file,guess,label"
+    # every candidate listed (issue 25: the listing follows the need); the first 4 queries' passes on the sheets
     assert lines[1:] == ["r01,1,0,1,5,,non-iD,", "r01,2,0,1,3,,cat,", "r01,3,1,2,8,,non-iD,",
-                         "r01,4,1,2,1,,dog,", "r01,5,1,2,9,,cat,"]
+                         "r01,4,1,2,1,,dog,", "r01,5,1,2,9,,cat,", "r01,6,2,3,0,,cat,"]
     sheets = sorted(p.name for p in sheets_dir("r01").iterdir())
     assert sheets == ["index.txt", "sheet_001.png", "sheet_002.png"]
     assert (sheets_dir("r01") / "index.txt").read_text().splitlines() == [
@@ -103,7 +105,7 @@ def test_good_answers_are_read(here):
 
 
 def answers_for(labels: dict):
-    from src.active.annotations import Answer
+    from src.active.labels import Answer
 
     cat = {"cat": (0, ID), "dog": (1, ID), "ambiguous": (2, AMBIGUOUS), "ood": (2, OOD)}
     return {i: Answer(*cat[name], line=0) for i, name in labels.items()}
@@ -130,14 +132,42 @@ def test_examination_takes_whole_passes_to_the_quota_and_every_later_label():
     assert examined.tolist() == [5, 3, 8, 0] and met and extra == 2
 
 
+def test_labels_beyond_the_drawn_sheets_need_no_params_edit(here):
+    """Replaces the old stop at the end of the listing ("raise annotation.max_queries"): every
+    candidate is listed, the sheets beyond the ranking stage's are named with the command that draws
+    them, and labeling on completes the round."""
+    listed = all_queries(CANDS, 3, 50)  # the ranking stage draws passes 0-1 (5 queries) on sheet 1
+    assert listed.complete and listed.drawn == 5 and listed.sheets.tolist() == [1, 1, 1, 1, 1, 2]
+    few = answers_for({5: "ood", 3: "ood", 8: "ood", 1: "ood", 9: "cat"})
+    with pytest.raises(LabelsNeeded, match=r"1 iD answers of the 2 .*label pass 2 \(query 6, annotations/more_sheets/"
+                                           r"r01/sheet_002.png, drawn by `python -m src.active.sheets r01`\)"):
+        examined_by_answers("r01", listed, few, 2, NAMES)
+    assert next_rows(listed, few, 3).tolist() == [5] and next_rows(listed, {}, 3).tolist() == [0, 1, 2, 3, 4]
+    examined, met, _ = examined_by_answers("r01", listed, {**few, **answers_for({0: "dog"})}, 2, NAMES)
+    assert examined.tolist() == [5, 3, 8, 1, 9, 0] and met
+    with pytest.raises(ValueError, match="whole examination order"):  # a cut listing is never examined
+        examined_by_answers("r01", queries(max_queries=3), few, 2, NAMES)
+
+
 def test_listed_queries_run_out():
     few = answers_for({5: "ood", 3: "ood", 8: "ood", 1: "ood", 9: "cat"})
-    with pytest.raises(LabelsNeeded, match=r"every query listed .* 1 iD answers of the 2 .*Raise annotation.max_q"):
-        examined_by_answers("r01", queries(max_queries=3), few, 2, NAMES)
-    with pytest.raises(LabelsNeeded, match=r"run `dvc repro`: init lists more queries"):  # stage 0's ranker
-        examined_by_answers("r00", queries(max_queries=3), few, 2, NAMES)
     examined, met, _ = examined_by_answers("r01", queries(), {**few, **answers_for({0: "ood"})}, 2, NAMES)
     assert examined.tolist() == [5, 3, 8, 1, 9, 0] and not met  # every candidate examined: the round falls short
+
+
+def test_a_whole_pool_one_by_one_is_listed_and_examined_fast():
+    """The file oracle's stage 0 for the baselines lists the whole pool one by one (30,000 passes on
+    the default profile): listing, reading the examination and cutting it stay linear."""
+    import time
+
+    order = np.random.default_rng(0).permutation(30000)
+    t0 = time.perf_counter()
+    listed = all_queries(Candidates.one_by_one(order), 100, 50)
+    answers = answers_for({int(i): ("cat" if i % 3 else "ood") for i in order[:200]})
+    examined, met, extra = examined_by_answers("r00", listed, answers, 100, NAMES)
+    assert met and len(examined) == 150 + extra and extra == 50 and listed.sheets[-1] == 600
+    assert next_rows(listed, answers, 100).tolist() == list(range(200, 300))
+    assert time.perf_counter() - t0 < 5
 
 
 def test_cost_is_charged_by_the_answered_category():

@@ -88,7 +88,7 @@ def test_passes_reach_zero_quota_clusters_and_survive_empty_ones():
 def test_stage0_by_strategy_charges_every_sample_examined():
     """Stage 0 of the CL methods: nothing labeled, so no cluster is excluded and every cluster
     is examined nearest its centroid first; whole passes until init_id iD; all examined cost."""
-    from src.active.loop import initial_state_by_strategy
+    from src.active.stage0 import initial_state_by_strategy
     from src.core.config import ActiveConfig
 
     feats, _, a, b, c = scene()

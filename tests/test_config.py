@@ -70,22 +70,29 @@ def test_missing_file(tmp_path):
 
 
 def test_every_numeric_or_list_param_has_a_range_rule():
-    """A new param cannot skip range checking: every int/float/list/dict field has a RANGES rule."""
+    """A new param cannot skip range checking: every int/float/list/dict field declares a rule beside
+    its type (a range, or a check with its own messages), and every rule is well formed."""
     import dataclasses
     import typing
 
-    hints = typing.get_type_hints(config.Params)
     missing = []
-    for f in dataclasses.fields(config.Params):
-        if dataclasses.is_dataclass(hints[f.name]):
-            sub_hints = typing.get_type_hints(hints[f.name])
-            keys = [(f"{f.name}.{g.name}", sub_hints[g.name]) for g in dataclasses.fields(hints[f.name])]
-        else:
-            keys = [(f.name, hints[f.name])]
-        for key, hint in keys:
-            inner = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-            if inner[0] in (int, float, list, dict) and key not in config.RANGES and key != "rounds":
-                missing.append(key)
+
+    def visit(cls, prefix=""):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if dataclasses.is_dataclass(hints[f.name]):
+                visit(hints[f.name], f"{prefix}{f.name}.")
+                continue
+            inner = [a for a in typing.get_args(hints[f.name]) if a is not type(None)] or [hints[f.name]]
+            if inner[0] in (int, float, list, dict) and not ({"rule", "check"} & set(f.metadata)):
+                missing.append(f"{prefix}{f.name}")
+            if "rule" in f.metadata:
+                ok, allowed = f.metadata["rule"]
+                assert callable(ok) and isinstance(allowed, str) and allowed, f.name
+            if "choices" in f.metadata:
+                assert inner[0] is str and f.metadata["choices"], f.name
+
+    visit(config.Params)
     assert missing == []
 
 
@@ -124,11 +131,13 @@ def test_check_command(tmp_path, capsys):
     assert "strategy 'distance' is unknown" in capsys.readouterr().err
 
 
-def test_config_imports_nothing_above_it():
-    """src/core/config.py is the bottom layer: it imports only the standard library, yaml and src.core."""
+@pytest.mark.parametrize("module", ["config", "params_rules", "params_schema", "params_check"])
+def test_config_imports_nothing_above_it(module):
+    """src/core/config.py (and the params modules it is made of) is the bottom layer: it imports only
+    the standard library, yaml and src.core."""
     import ast
 
-    tree = ast.parse((ROOT / "src/core/config.py").read_text())
+    tree = ast.parse((ROOT / f"src/core/{module}.py").read_text())
     imported = {n.module if isinstance(n, ast.ImportFrom) else a.name
                 for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
     assert {m for m in imported if m and m.startswith("src") and not m.startswith("src.core")} == set()

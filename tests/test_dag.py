@@ -1,4 +1,4 @@
-"""dvc.yaml, src/paths.py and params.yaml agree, and the DAG has the designed shape."""
+"""dvc.yaml, src/core/paths.py and params.yaml agree, and the DAG has the designed shape."""
 import importlib
 import json
 from pathlib import Path

@@ -109,6 +109,18 @@ def test_ddu_options_come_from_params_and_are_checked(tmp_path):
         config.load(write(tmp_path, lambda d: d["ddu"].update(covariance="shrunk")))
     with pytest.raises(ConfigError, match="ddu.coeff"):
         config.load(write(tmp_path, lambda d: d["ddu"].update(coeff=0)))
+    with pytest.raises(ConfigError, match="ddu.density_classes = 'ood' is not one of all, id"):
+        config.load(write(tmp_path, lambda d: d["ddu"].update(density_classes="ood")))
+
+
+def test_the_covariance_choices_are_the_densitys_estimators():
+    """ddu.covariance is checked with params only: its choices are exactly what the density implements."""
+    import dataclasses
+
+    from src.active.density import COVARIANCES
+
+    field = {f.name: f for f in dataclasses.fields(config.DDUConfig)}["covariance"]
+    assert set(field.metadata["choices"]) == set(COVARIANCES)
 
 
 @pytest.mark.parametrize("in_channels, size", [(1, 28), (3, 32)])

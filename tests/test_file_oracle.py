@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 import yaml
 
-from src.active.annotations import labels_csv, queries_csv, sheets_dir
+from src.active import label_studio, sheets
+from src.active.annotations import labels_csv, listed_queries, more_sheets_dir, queries_csv, sheets_dir
 from src.active.state import ActiveState
+from src.active.strategies import Candidates
 from src.core import paths
 from src.core.io import load_npz
 from stages import (acquire, annotate, build_pool, fetch_data, finetune, init_state, make_ambiguous, pretrain,
                     train_ensemble, train_vae)
 from tests.conftest import make_raw, tiny_params
-from tests.scripted_person import answer_round
+from src.ci.scripted_person import answer_round
 from tests.test_stages import run_stage
 
 ROUNDS = (("r01", "r00"), ("r02", "r01"), ("r03", "r02"))
@@ -186,3 +188,61 @@ def test_each_oracle_refuses_the_others_states(built, tmp_path, capsys):
     set_oracle("simulated")
     assert run_stage(finetune, "--round", "r00") == 2
     assert "holds a person's answers (the file oracle), but params say oracle: simulated" in capsys.readouterr().err
+
+
+def default_proportions():
+    """params.yaml's stage 0 on the tiny pool (100 iD of 166, as 20,000 of 30,000 there): the ranking
+    stage draws sheets for annotation.max_queries = active.init_id queries (100 and 100 there), two
+    sheets of them (sheet_size 50 there)."""
+    p = yaml.safe_load(open("params.yaml"))
+    p["active"]["init_id"] = 30
+    p["annotation"].update(max_queries=30, sheet_size=15)
+    open("params.yaml", "w").write(yaml.safe_dump(p))
+
+
+def test_default_proportions_need_more_than_the_first_sheets_and_answering_completes(built, tmp_path, capsys):
+    """Issue 25, item 7: with these proportions a truthful person needs more than the first sheets.
+    queries.csv lists every candidate, the stop names the next sheet and the command that draws it,
+    and the scripted person completes stage 0 by answering alone: params.yaml never changes. With
+    ground-truth answers the state is the simulated oracle's."""
+    workspace(built, tmp_path / "sim", "simulated")
+    default_proportions()
+    assert run_stage(init_state) == 0 and run_stage(annotate, "--round", "r00") == 0
+    expected = ActiveState.load(paths.state("r00"), K)
+    workspace(built, tmp_path / "file", "file")
+    default_proportions()
+    params = open("params.yaml", "rb").read()
+    person = truth()
+    assert run_stage(init_state) == 0
+    cands = load_npz(paths.candidates("r00"))
+    rows = queries_csv("r00").read_text().splitlines()[1:]
+    assert len(rows) == len(cands["order"]) > 30  # every candidate listed, in examination order
+    assert [int(r.split(",")[4]) for r in rows] == cands["order"].tolist()
+    first = listed_queries(Candidates(cands["order"], cands["batch"]), 30, 15)  # what sheets/ shows
+    on_sheets = {f"sheet_{s:03d}.png" for s in set(first.sheets.tolist())}
+    assert {f.name for f in sheets_dir("r00").iterdir()} == on_sheets | {"index.txt"}
+    assert run_stage(annotate, "--round", "r00") == 2
+    assert "annotations/r00/labels.csv is not written yet" in capsys.readouterr().err
+
+    # the queries on the drawn sheets answered truthfully: short of the quota, the next sheet named
+    answer_round("r00", person, 30, stop="passes", passes=int(first.passes[-1]) + 1)
+    assert run_stage(annotate, "--round", "r00") == 2
+    err = capsys.readouterr().err
+    nxt = f"sheet_{int(first.sheets[-1]) + 1:03d}.png"
+    assert "labels needed: round r00: the labels so far give" in err and "raise" not in err.lower(), err
+    assert f"{more_sheets_dir('r00') / nxt}, drawn by `python -m src.active.sheets r00`" in err, err
+    assert sheets.main(["r00"]) == 0 and (more_sheets_dir("r00") / nxt).exists()
+    assert nxt in capsys.readouterr().out
+    assert label_studio.main(["r00"]) == 0  # Label Studio's tasks: the next passes too
+    tasks = json.loads((label_studio.export_dir("r00") / "tasks.json").read_text())
+    assert tasks[0]["data"]["query"] == len(first.order) + 1 and len(tasks) >= 30
+    assert not paths.state("r00").exists()
+
+    labeled = answer_round("r00", person, 30)  # on to the quota's pass: the round completes
+    assert run_stage(annotate, "--round", "r00") == 0
+    m = json.loads(paths.round_metrics("r00", "annotate").read_text())
+    assert m["quota_met"] and m["examined"] == labeled > len(first.order) and m["cost"] == labeled
+    state = ActiveState.load(paths.state("r00"), K)
+    assert np.array_equal(state.labels, expected.labels) and state.cost == expected.cost
+    assert open("params.yaml", "rb").read() == params  # no params edit, no ranking rerun
+

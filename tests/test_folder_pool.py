@@ -19,7 +19,7 @@ from src.data.verify import verify
 from stages import (acquire, annotate, build_pool, fetch_data, finetune, init_state, make_ambiguous, report,
                     train_ensemble, train_vae)
 from tests.conftest import tiny_params
-from tests.scripted_person import answer_round
+from src.ci.scripted_person import answer_round
 from tests.test_stages import run_stage
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "ood": (120, 120, 120)}

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from src.active.annotations import LabelsError, listed_queries, read_labels, round_dir
+from src.active.annotations import listed_queries, round_dir
+from src.active.labels import LabelsError, read_labels
 from src.active.strategies import Candidates
 from src.core import config
 from src.core.errors import ConfigError, DataError, excerpt

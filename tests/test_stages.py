@@ -11,7 +11,7 @@ from src.core import paths
 from src.core.io import load_npz
 from src.data.pool import check_pool
 from src.data.verify import verify
-from src.generate.ambiguous import distinct_votes
+from src.data.votes import distinct_votes
 from stages import (acquire, annotate, build_pool, fetch_data, finetune, init_state, make_ambiguous, pretrain,
                     report, train_ensemble, train_vae)
 from src.core.cli import run

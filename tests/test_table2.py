@@ -77,8 +77,8 @@ def test_cli_reads_saved_json(tmp_path, capsys):
 
 @pytest.mark.parametrize("values, text", [([1.0], "1.00"), ([1.0, 3.0], "2.00 ± 1.41")])
 def test_format(values, text):
-    from src.report.table2 import _fmt
-    assert _fmt(values, 2) == text
+    from src.report.table2_rows import fmt
+    assert fmt(values, 2) == text
 
 
 def test_workspace_equal_to_head_without_experiments_is_labelled_as_head(tmp_path, capsys):
@@ -136,7 +136,7 @@ def test_runs_recorded_before_added_params_group_with_runs_after():
     """A run whose params.yaml predates the benchmark switch (no `benchmark`, no classifier.arch ...)
     shares its setting with a run that spells out the values the old code used; another value
     of such a key is another setting."""
-    from src.report.table2 import ADDED_PARAMS, setting_of, with_added_params
+    from src.report.table2_rows import ADDED_PARAMS, setting_of, with_added_params
 
     old = {"strategy": "random", "seed": 0, "classifier": {"width": 8}, "contrastive": {"width": 8},
            "cl_classifier": {"epochs": 30}, "pool": {"n_id": 20000}}
@@ -154,7 +154,7 @@ def test_added_params_are_the_mixmnist_profiles_values():
 
     import yaml
 
-    from src.report.table2 import ADDED_PARAMS
+    from src.report.table2_rows import ADDED_PARAMS
 
     params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
     for dotted, value in ADDED_PARAMS.items():
@@ -171,7 +171,7 @@ def test_todays_params_share_the_committed_runs_setting():
 
     import yaml
 
-    from src.report.table2 import setting_of
+    from src.report.table2_rows import setting_of
 
     root = Path(__file__).parents[1]
     today = yaml.safe_load((root / "params.yaml").read_text())

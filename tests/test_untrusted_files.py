@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from src.active.annotations import LabelsError, labels_csv, labels_json, read_labels
-from src.active.label_studio import rows_from_export
+from src.active.annotations import labels_csv, labels_json
+from src.active.labels import LabelsError, read_labels, rows_from_export
 from src.core.config import FolderConfig
 from src.core.errors import DataError
 from src.data.folder import fetch_folder, list_images

@@ -1,45 +1,44 @@
-"""The file oracle: a person answers a round's queries in a CSV file (README, "Label your own images").
+"""The annotations/ folder: what a round lists for a person and what a person may answer
+(docs/label-your-own-images.md). The person's answers are read by src/active/labels.py.
 
 Per round, in annotations/rNN/ (r00 is stage 0):
 
-    queries.csv  written by acquire@rNN (init for r00): the strategy's examination order, pass by pass -
-                 columns round, query (1, 2, ... as numbered on the sheets), pass, sheet, pool_index, file
-                 (the image's path under folder.images, for a folder pool), guess (the model's argmax,
-                 where the strategy's model gives class probabilities) and an empty label column
-    sheets/      contact sheets sheet_001.png, ...: whole passes, each image numbered as `query`
+    queries.csv  written by acquire@rNN (init for r00): every candidate of the round, in the order the
+                 strategy examines them, pass by pass - columns round, query (1, 2, ... as numbered on the
+                 sheets), pass, sheet, pool_index, file (the image's path under folder.images, for a
+                 folder pool), guess (the model's argmax, where the strategy's model gives class
+                 probabilities) and an empty label column
+    sheets/      written with it: the contact sheets of the first `annotation.max_queries` queries (whole
+                 passes), sheet_001.png, ..., each image numbered as `query`; index.txt says which
+                 queries each sheet holds
     labels.csv   written by the person, never by the pipeline: a header with `pool_index` and `label`
                  (other columns, such as those of a copied queries.csv, are ignored; a `round` column
                  must name this round), one row per examined image; label = a class name of
                  `pool.id_classes` (MixMNIST: the digits 0-9), `ambiguous` or `ood`; rows with an
                  empty label are not examined. Label Studio's CSV export is such a file; its JSON
-                 export may be saved as labels.json instead (src/active/label_studio.py)
+                 export may be saved as labels.json instead
 
-A pass is labeled whole and passes in order, as the simulated oracle examines them. The round
-takes every labeled row (each is charged) once the labeled passes reach the iD quota; until then
-the stage stops with `LabelsNeeded`, naming the file and the next pass. A wrong answer stops it
-with `LabelsError`, naming the file, the line and the fix; nothing is written either way.
+The sheets after the first ones are drawn when the person reaches them, outside the round's folder
+(no stage reads or writes them): `python -m src.active.sheets rNN` -> annotations/more_sheets/rNN/
+(src/active/sheets.py), numbered as queries.csv's `sheet` column. Label Studio's import files:
+`python -m src.active.label_studio rNN` -> annotations/label_studio/rNN/.
 """
 from __future__ import annotations
 
-import csv
-import difflib
-import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from src.active.strategies import Candidates
-from src.core.config import INITIAL_STATE, ROUND_NAME
-from src.core.errors import UserError, excerpt
-from src.core.io import inside, output_dir, save_text
-from src.data.pool import AMBIGUOUS, ID, OOD
+from src.core import paths
+from src.core.config import INITIAL_STATE
+from src.core.io import output_dir, save_text
+from src.data.pool import AMBIGUOUS, OOD, load_pool
 
 ANNOTATIONS = Path("annotations")
 QUERY_COLUMNS = ("round", "query", "pass", "sheet", "pool_index", "file", "guess", "label")
 NON_ID_ANSWERS = {"ambiguous": AMBIGUOUS, "ood": OOD}
-PLAIN_DIGITS = re.compile(r"[0-9]+\Z")
 
 
 def round_dir(round_name: str) -> Path:
@@ -52,6 +51,11 @@ def queries_csv(round_name: str) -> Path:
 
 def sheets_dir(round_name: str) -> Path:
     return round_dir(round_name) / "sheets"
+
+
+def more_sheets_dir(round_name: str) -> Path:
+    """The sheets `python -m src.active.sheets` draws: outside the round's folder, which no stage owns."""
+    return ANNOTATIONS / "more_sheets" / round_name
 
 
 def labels_csv(round_name: str) -> Path:
@@ -72,31 +76,36 @@ def ranking_stage(round_name: str) -> str:
     return "init" if round_name == INITIAL_STATE else f"acquire@{round_name}"
 
 
-class LabelsError(UserError):
-    """labels.csv holds an answer the round cannot take."""
-
-
-class LabelsNeeded(UserError):
-    """labels.csv does not yet answer enough of the round's queries: the person labels more, then reruns."""
-
-    prefix = "labels needed"
+def answer_names(class_names: list[str]) -> list[str]:
+    """What a person may answer: a class name of pool.id_classes, `ambiguous` or `ood`."""
+    return list(class_names) + list(NON_ID_ANSWERS)
 
 
 @dataclass(frozen=True)
 class QueryList:
-    """The first `n` candidates of a round (whole passes): what queries.csv lists and a person can answer."""
+    """Candidates of a round as listed for a person (whole passes): queries.csv's rows."""
 
     order: np.ndarray  # (n,) pool indices in examination order
     passes: np.ndarray  # (n,) pass number from 0 (the candidates' batch, renumbered)
     sheets: np.ndarray  # (n,) contact sheet from 1
     complete: bool  # every candidate of the round is listed
+    drawn: int = -1  # the first rows, which the ranking stage draws in sheets/ (-1: every row)
 
     def query_number(self) -> dict[int, int]:
         """pool index -> its 1-based query number."""
         return {int(i): q + 1 for q, i in enumerate(self.order)}
 
     def rows_of_pass(self, p: int) -> np.ndarray:
-        return np.flatnonzero(self.passes == p)
+        return np.arange(np.searchsorted(self.passes, p), np.searchsorted(self.passes, p, side="right"))
+
+    def pass_starts(self) -> np.ndarray:
+        """The first row of each pass, pass 0 first."""
+        return np.flatnonzero(np.r_[True, self.passes[1:] != self.passes[:-1]]) if len(self.order) else self.order
+
+    def on_stage_sheets(self, sheet: int) -> bool:
+        """Whether the ranking stage drew this sheet (in sheets/), or `python -m src.active.sheets` draws it."""
+        drawn = len(self.order) if self.drawn < 0 else self.drawn
+        return drawn > 0 and sheet <= int(self.sheets[drawn - 1])
 
 
 def listed_queries(candidates: Candidates, max_queries: int, sheet_size: int) -> QueryList:
@@ -108,17 +117,35 @@ def listed_queries(candidates: Candidates, max_queries: int, sheet_size: int) ->
         n = int(np.searchsorted(batch, last, side="right"))
     else:
         n = len(order)
-    order, batch = order[:n], batch[:n]
-    passes = np.unique(batch, return_inverse=True)[1].astype(np.int64) if n else np.zeros(0, np.int64)
-    sheets = np.zeros(n, np.int64)
-    sheet, used = 1, 0
-    for p in range(int(passes.max()) + 1 if n else 0):
-        rows = np.flatnonzero(passes == p)
-        if used and used + len(rows) > sheet_size:
+    passes = np.unique(batch[:n], return_inverse=True)[1].astype(np.int64) if n else np.zeros(0, np.int64)
+    return QueryList(order[:n], passes, _sheets(passes, sheet_size), n == len(order))
+
+
+def all_queries(candidates: Candidates, max_queries: int, sheet_size: int) -> QueryList:
+    """Every candidate, as queries.csv lists them: the first `max_queries` (whole passes) on the sheets
+    the ranking stage draws, as listed_queries numbers them; the rest on sheets from the next number."""
+    first = listed_queries(candidates, max_queries, sheet_size)
+    n = len(first.order)
+    rest = listed_queries(Candidates(candidates.order[n:], candidates.batch[n:]), len(candidates.order) - n,
+                          sheet_size)
+    after_pass, after_sheet = (int(first.passes[-1]) + 1, int(first.sheets[-1])) if n else (0, 0)
+    return QueryList(np.concatenate([first.order, rest.order]),
+                     np.concatenate([first.passes, rest.passes + after_pass]),
+                     np.concatenate([first.sheets, rest.sheets + after_sheet]), True, n)
+
+
+def _sheets(passes: np.ndarray, sheet_size: int) -> np.ndarray:
+    """Sheet numbers from 1: passes in order, a pass never split, a new sheet when the next pass
+    would overfill this one."""
+    starts = np.flatnonzero(np.r_[True, passes[1:] != passes[:-1]]) if len(passes) else passes
+    sizes = np.diff(np.r_[starts, len(passes)]).astype(np.int64)
+    of_pass, sheet, used = [], 1, 0
+    for size in sizes.tolist():
+        if used and used + size > sheet_size:
             sheet, used = sheet + 1, 0
-        sheets[rows] = sheet
-        used += len(rows)
-    return QueryList(order, passes, sheets, n == len(candidates.order))
+        of_pass.append(sheet)
+        used += size
+    return np.repeat(np.asarray(of_pass, np.int64), sizes)
 
 
 def guesses(probs: np.ndarray | None, rows: np.ndarray, class_names: list[str]) -> list[str]:
@@ -129,34 +156,51 @@ def guesses(probs: np.ndarray | None, rows: np.ndarray, class_names: list[str]) 
     return [names[k] for k in np.asarray(probs)[rows].argmax(1)]
 
 
+def queried_pool(candidates: Candidates) -> dict:
+    """What publish_queries reads of the pool: its images (and a folder pool's files); nothing when
+    nothing is queried (a round after the stopping point reads no pool)."""
+    if len(candidates.order) == 0:
+        return {"images": np.zeros((0, 1, 1), np.uint8)}
+    return load_pool(paths.POOL_NPZ, ("images",), files=True)
+
+
 def publish_queries(round_name: str, candidates: Candidates, pool: dict, probs: np.ndarray | None,
                     class_names: list[str], cfg) -> QueryList:
-    """The round's first queries (`annotation.max_queries`, whole passes) -> queries.csv and sheets/;
+    """Every candidate -> queries.csv; the first `annotation.max_queries` (whole passes) -> sheets/.
     `pool` holds `images` and, for a folder pool, `files`."""
-    queries = listed_queries(candidates, cfg.max_queries, cfg.sheet_size)
-    write_queries(round_name, queries, pool.get("files"), guesses(probs, queries.order, class_names),
-                  pool["images"][queries.order])
+    queries = all_queries(candidates, cfg.max_queries, cfg.sheet_size)
+    write_queries(round_name, queries, pool.get("files"), guesses(probs, queries.order, class_names))
+    out = output_dir(sheets_dir(round_name))  # a fresh folder; inside stage_outputs, replaced on success
+    rows = np.arange(queries.drawn)
+    index = draw_sheets(out, queries, rows, pool["images"][queries.order[rows]])
+    # an index, also where nothing is listed (a round after the stopping point): DVC warns on empty folders
+    save_text(out / "index.txt", "\n".join(index or [f"round {round_name}: no queries (nothing to examine)"]) + "\n")
     return queries
 
 
-def write_queries(round_name: str, queries: QueryList, files: np.ndarray | None, guess: list[str],
-                  images: np.ndarray) -> None:
-    """queries.csv and one contact sheet per sheet number (images: the queried rows' pool images)."""
+def write_queries(round_name: str, queries: QueryList, files: np.ndarray | None, guess: list[str]) -> None:
+    """queries.csv: one line per query, in examination order."""
     lines = [",".join(QUERY_COLUMNS)]
-    for q, (i, p, s) in enumerate(zip(queries.order, queries.passes, queries.sheets)):
-        file = "" if files is None else str(files[i])
-        lines.append(",".join(_csv_field(v) for v in (round_name, q + 1, int(p), int(s), int(i), file, guess[q], "")))
+    name = _csv_field(round_name)
+    for q, (i, p, s) in enumerate(zip(queries.order.tolist(), queries.passes.tolist(), queries.sheets.tolist())):
+        file = "" if files is None else _csv_field(files[i])
+        lines.append(f"{name},{q + 1},{p},{s},{i},{file},{_csv_field(guess[q])},")
     save_text(queries_csv(round_name), "\n".join(lines) + "\n")
-    out = output_dir(sheets_dir(round_name))  # a fresh folder; inside stage_outputs, replaced on success
+
+
+def draw_sheets(out: Path, queries: QueryList, rows: np.ndarray, images: np.ndarray) -> list[str]:
+    """The contact sheets of `rows` (whole sheets; `images`: their pool images) into the folder `out`,
+    named by sheet number -> one index line per sheet."""
     index = []
-    for s in np.unique(queries.sheets):
-        rows = np.flatnonzero(queries.sheets == s)
-        contact_sheet(out / f"sheet_{int(s):03d}.png", images[rows], [q + 1 for q in rows],
-                      [int(queries.passes[r]) for r in rows])
-        index.append(f"sheet_{int(s):03d}.png: queries {rows[0] + 1}-{rows[-1] + 1}, passes "
-                     f"{int(queries.passes[rows[0]])}-{int(queries.passes[rows[-1]])}")
-    # an index, also where nothing is listed (a round after the stopping point): DVC warns on empty folders
-    save_text(out / "index.txt", "\n".join(index or [f"round {round_name}: no queries (nothing to examine)"]) + "\n")
+    rows = np.asarray(rows, np.int64)
+    for s in np.unique(queries.sheets[rows]):
+        on = np.flatnonzero(queries.sheets[rows] == s)
+        numbers, first, last = rows[on] + 1, rows[on[0]], rows[on[-1]]
+        contact_sheet(out / f"sheet_{int(s):03d}.png", images[on], numbers.tolist(),
+                      queries.passes[rows[on]].tolist())
+        index.append(f"sheet_{int(s):03d}.png: queries {first + 1}-{last + 1}, passes "
+                     f"{int(queries.passes[first])}-{int(queries.passes[last])}")
+    return index
 
 
 def _csv_field(value) -> str:
@@ -183,188 +227,3 @@ def contact_sheet(path: Path, images: np.ndarray, numbers: list[int], passes: li
     tmp = Path(path).with_suffix(".png.tmp")
     sheet.save(tmp, format="PNG")
     tmp.replace(path)
-
-
-# ---------------------------------------------------------------- reading the person's answers
-@dataclass(frozen=True)
-class Answer:
-    label: int  # class 0..K-1, or K for a non-iD answer
-    category: int  # ID, AMBIGUOUS or OOD
-    line: int  # line of labels.csv
-
-
-def answer_names(class_names: list[str]) -> list[str]:
-    return list(class_names) + list(NON_ID_ANSWERS)
-
-
-def read_labels(round_name: str, queries: QueryList, prev_acquired: np.ndarray, class_names: list[str]) -> dict:
-    """labels.csv (or Label Studio's JSON export saved as labels.json) -> {pool index: Answer} for
-    every labeled row; LabelsError on anything the round cannot take (the message names the file,
-    the line or task, and the fix). No file yet is no answer yet."""
-    path, jpath = labels_csv(round_name), labels_json(round_name)
-    for f in (path, jpath):  # a link out of the round's folder is refused before anything is read
-        if f.is_symlink() or f.exists():
-            inside(f, round_dir(round_name), "labels file")
-    if path.exists() and jpath.exists():
-        raise LabelsError(f"{round_dir(round_name)}: holds both labels.csv and labels.json; keep the one with your "
-                          f"answers and delete the other.")
-    if jpath.exists():
-        from src.active.label_studio import rows_from_export
-
-        path, unit = jpath, "task"
-        header, rows = rows_from_export(_text(jpath), jpath)
-    elif path.exists():
-        unit = "line"
-        header, rows = _csv_rows(path, _text(path), round_name)
-    else:
-        return {}
-    k = len(class_names)
-    valid = {name: (c, ID) for c, name in enumerate(class_names)}
-    valid.update({name: (k, cat) for name, cat in NON_ID_ANSWERS.items()})
-    queried = queries.query_number()
-    col = {c: header.index(c) for c in ("pool_index", "label", "round") if c in header}
-    answers: dict[int, Answer] = {}
-    for line, row in rows:
-        at = f"{path}, {unit} {line}"
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise LabelsError(f"{at}: {len(row)} fields but the header has {len(header)}. Each line needs one "
-                              f"value per column (quote a value that contains a comma).")
-        label = row[col["label"]].strip()
-        if not label:
-            continue  # listed but not examined
-        if "round" in col and row[col["round"]].strip() not in ("", round_name):
-            other = row[col["round"]].strip()
-            where = f"in {labels_csv(other)}" if ROUND_NAME.match(other) and len(other) <= 20 else "in that round's folder"
-            raise LabelsError(f"{at}: round {excerpt(other)}, but this is round {round_name}'s labels file: that "
-                              f"round's labels belong {where}.")
-        index = _pool_index(at, row[col["pool_index"]].strip(), len(prev_acquired))
-        if index not in queried:
-            raise LabelsError(_not_queried(at, index, round_name, queries, prev_acquired))
-        if label not in valid:
-            raise LabelsError(_unknown_label(at, label, class_names))
-        lab, cat = valid[label]
-        if index in answers:
-            first = answers[index]
-            if (first.label, first.category) != (lab, cat):
-                raise LabelsError(f"{path}, {unit}s {first.line} and {line}: pool index {index} (query "
-                                  f"{queried[index]}) is labeled twice, differently; keep one of the two.")
-            continue
-        answers[index] = Answer(lab, cat, line)
-    return answers
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LabelsError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8.") from None
-
-
-def _csv_rows(path: Path, text: str, round_name: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    if not text.strip():
-        raise LabelsError(f"{path}: the file is empty. Its first line must be a header with the columns pool_index "
-                          f"and label (e.g. `pool_index,label`); or delete the file until you label.")
-    reader = csv.reader(io.StringIO(text), strict=True)
-    try:
-        header = [h.strip() for h in next(reader)]
-        rows = [(reader.line_num, row) for row in reader]
-    except csv.Error as exc:
-        raise LabelsError(f"{path}: not a readable CSV file ({exc}). Save it as comma-separated values.") from None
-    missing = [c for c in ("pool_index", "label") if c not in header]
-    if missing:
-        semicolons = "; the values must be separated by commas, not semicolons" if ";" in text[:200] else ""
-        raise LabelsError(f"{path}, line 1: the header {excerpt(','.join(header))} lacks {' and '.join(missing)}. The first "
-                          f"line must name the columns, with at least pool_index and label (copying "
-                          f"{queries_csv(round_name)} gives the right header){semicolons}.")
-    return header, rows
-
-
-def _pool_index(at: str, text: str, n: int) -> int:
-    if not PLAIN_DIGITS.match(text):  # int() would also take '1_000', '+5', ' 7' and non-ASCII digits
-        raise LabelsError(f"{at}: pool_index {excerpt(text)} is not a whole number written with the digits 0-9 only. "
-                          f"Copy the pool_index of the query from queries.csv.")
-    index = int(text) if len(text) <= 18 else n  # (a longer one is out of range; int() refuses > 4300 digits)
-    if not 0 <= index < n:
-        raise LabelsError(f"{at}: pool_index {excerpt(text)} is not an index of the pool (0..{n - 1}). Copy the "
-                          f"pool_index of the query from queries.csv.")
-    return index
-
-
-def _not_queried(at: str, index: int, round_name: str, queries: QueryList, prev_acquired: np.ndarray) -> str:
-    if prev_acquired[index] != -1:
-        return (f"{at}: pool index {index} was labeled before this round (in the state's round "
-                f"{int(prev_acquired[index])}), so round {round_name} did not query it: is this another round's "
-                f"labels file? Remove the line (each round's answers go in that round's folder).")
-    more = "" if queries.complete else (" (the round lists its first queries only: to label beyond them, raise "
-                                        "annotation.max_queries)")
-    return (f"{at}: pool index {index} is not among round {round_name}'s {len(queries.order)} queries "
-            f"in {queries_csv(round_name)}{more}. Answer only the listed queries; remove the line.")
-
-
-def _unknown_label(at: str, label: str, class_names: list[str]) -> str:
-    names = answer_names(class_names)
-    lower = {n.lower(): n for n in names}
-    close = [lower[label.lower()]] if label.lower() in lower else difflib.get_close_matches(label, names, n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
-    shown = ", ".join(names) if len(names) <= 25 else ", ".join(names[:20]) + f", ... ({len(names)} in all)"
-    return (f"{at}: label {excerpt(label)} is not an answer.{hint} An answer is a class name of "
-            f"pool.id_classes, `ambiguous` (no single clear class) or `ood` (none of the classes): {shown}.")
-
-
-# ---------------------------------------------------------------- the examination
-def examined_by_answers(round_name: str, queries: QueryList, answers: dict, need_id: int,
-                        class_names: list[str]) -> tuple[np.ndarray, bool, int]:
-    """(examined pool indices in query order, quota met, labeled rows after the quota's pass).
-
-    Passes are taken in order, each labeled whole, until `need_id` iD answers; the labeled rows of
-    later passes were examined too and are taken (and charged). LabelsNeeded when the labeled
-    passes stop short of the quota while listed queries remain."""
-    found, p, last = 0, 0, int(queries.passes.max()) + 1 if len(queries.order) else 0
-    while found < need_id and p < last:
-        rows = queries.rows_of_pass(p)
-        done = [int(queries.order[r]) in answers for r in rows]
-        if not all(done):
-            raise LabelsNeeded(_next_pass_message(round_name, queries, rows, done, found, need_id, answers,
-                                                  class_names))
-        found += sum(answers[int(queries.order[r])].category == ID for r in rows)
-        p += 1
-    if found < need_id and not queries.complete:
-        raise LabelsNeeded(f"round {round_name}: every query listed in {queries_csv(round_name)} is labeled, with "
-                           f"{found} iD answers of the {need_id} the round needs. Raise annotation.max_queries in "
-                           f"params.yaml (e.g. to {2 * len(queries.order)}) and run `dvc repro`: "
-                           f"{ranking_stage(round_name)} lists more queries in the same order, and your labels stay "
-                           f"valid.")
-    taken = set(int(i) for i in queries.order[queries.passes < p])
-    extra = [int(i) for i in queries.order if int(i) in answers and int(i) not in taken]
-    order = [int(i) for i in queries.order if int(i) in taken] + extra
-    return np.asarray(order, np.int64), found >= need_id, len(extra)
-
-
-def _next_pass_message(round_name: str, queries: QueryList, rows: np.ndarray, done: list[bool], found: int,
-                       need_id: int, answers: dict, class_names: list[str]) -> str:
-    p = int(queries.passes[rows[0]])
-    path = labels_file(round_name)
-    numbers = [int(r) + 1 for r in rows]
-    span = f"query {numbers[0]}" if len(numbers) == 1 else f"queries {numbers[0]}-{numbers[-1]}"
-    sheet = sheets_dir(round_name) / f"sheet_{int(queries.sheets[rows[0]]):03d}.png"
-    if any(done):
-        missing = [n for n, d in zip(numbers, done) if not d]
-        state = (f"pass {p} is half-labeled: {span} form one pass, labeled whole, and quer"
-                 f"{'y' if len(missing) == 1 else 'ies'} {', '.join(map(str, missing[:12]))}"
-                 f"{' ...' if len(missing) > 12 else ''} {'has' if len(missing) == 1 else 'have'} no label yet")
-    elif not answers:
-        state = f"{path} {'has no labels' if path.exists() else 'is not written'} yet"
-    elif any(int(i) in answers for i in queries.order[queries.passes > p]):
-        state = (f"pass {p} has no labels but later passes do: passes are examined in order, as listed, so "
-                 f"label pass {p} before them")
-    else:
-        state = f"the labels so far give {found} iD answers of the {need_id} the round needs"
-    how = "" if answers else (
-        f" Start from a copy of the queries (`cp {queries_csv(round_name)} {path}`) and fill in the label "
-        f"column - or write lines `pool_index,label` - with one of: {', '.join(class_names[:10])}"
-        f"{', ...' if len(class_names) > 10 else ''}, {', '.join(NON_ID_ANSWERS)}. Label passes in order, each "
-        f"whole, until {need_id} iD.")
-    return (f"round {round_name}: {state}. Next: label pass {p} ({span}, {sheet}) in {path}, then run `dvc repro` "
-            f"again.{how}")

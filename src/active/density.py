@@ -30,7 +30,6 @@ from scipy.linalg import solve_triangular
 
 JITTER_LADDER = (0.0,) + tuple(10.0 ** e for e in range(-10, 1))  # times the feature scale s
 PIVOT_FLOOR = 1e-12  # times s: a smaller Cholesky pivot counts as singular
-COVARIANCES = ("ledoit_wolf", "jitter")
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 
@@ -45,15 +44,23 @@ class GDA:
     borrowed: list = field(default_factory=list)  # labels with one sample: covariance of all samples
 
 
-def class_covariance(x: np.ndarray, method: str) -> np.ndarray:
-    """(n, D) float64 samples of one class, n >= 2 -> (D, D)."""
-    if method == "ledoit_wolf":
-        from sklearn.covariance import LedoitWolf
+def _ledoit_wolf(x: np.ndarray) -> np.ndarray:
+    from sklearn.covariance import LedoitWolf
 
-        return LedoitWolf(assume_centered=False).fit(x).covariance_
-    if method == "jitter":
-        return np.cov(x, rowvar=False, ddof=1).reshape(x.shape[1], x.shape[1])
-    raise ValueError(f"covariance must be one of {', '.join(COVARIANCES)}, got {method!r}")
+    return LedoitWolf(assume_centered=False).fit(x).covariance_
+
+
+def _sample_covariance(x: np.ndarray) -> np.ndarray:
+    return np.cov(x, rowvar=False, ddof=1).reshape(x.shape[1], x.shape[1])
+
+
+# ddu.covariance -> estimator; the params schema (src/core/params_schema.py) lists the same names
+COVARIANCES = {"ledoit_wolf": _ledoit_wolf, "jitter": _sample_covariance}
+
+
+def class_covariance(x: np.ndarray, method: str) -> np.ndarray:
+    """(n, D) float64 samples of one class, n >= 2 -> (D, D), by the COVARIANCES estimator `method`."""
+    return COVARIANCES[method](x)
 
 
 def _cholesky_all(covs: list[np.ndarray], jitter: float, floor: float) -> list[np.ndarray] | None:

@@ -162,13 +162,7 @@ class DDU(AuxFilteredScore):
     def __init__(self, quota: int = 10, num_classes: int = 10, covariance: str = "ledoit_wolf",
                  density_classes: str = "all"):
         super().__init__(quota, num_classes)
-        from src.active.density import COVARIANCES
-
-        if covariance not in COVARIANCES:
-            raise ConfigError(f"ddu: covariance must be one of {', '.join(COVARIANCES)}, got {covariance!r}.")
-        if density_classes not in ("all", "id"):
-            raise ConfigError(f"ddu: density_classes must be all or id, got {density_classes!r}.")
-        self.covariance, self.density_classes = covariance, density_classes
+        self.covariance, self.density_classes = covariance, density_classes  # checked with params
 
     def candidate_scores(self, state, outputs, cand, probs, rng):
         from src.active.density import epistemic_uncertainty, fit_gda
@@ -244,9 +238,7 @@ class DistanceCL(ClusterStrategy):
 
     def __init__(self, quota: int = 10, num_classes: int = 10, n_init: int = 3, no_non_id_radius: float = 0.0):
         super().__init__(quota, num_classes, n_init)
-        if not 0.0 <= no_non_id_radius <= 1.0:
-            raise ConfigError(f"distance_cl: no_non_id_radius must be a quantile in [0, 1], got {no_non_id_radius!r}.")
-        self.no_non_id_radius = no_non_id_radius
+        self.no_non_id_radius = no_non_id_radius  # a quantile in [0, 1], checked with params
 
     def rank(self, state, outputs, rng):
         from src.active.clusters import distance_order, non_id_cluster, passes, quotas

@@ -34,11 +34,12 @@ import torch
 
 from src.models.augment import mnist_affine, simclr_cifar
 from src.contrastive.loss import supcon_loss
-from src.core import live, precision
+from src.core import compiled, distributed, live, precision
+from src.core.device import get_device
 from src.core.errors import ConfigError
 from src.core.log import log
 from src.core.seeding import torch_generator
-from src.models.inputs import normalise, to_unit
+from src.models.inputs import normalise, to_device, to_unit
 from src.models.nets import memory_format
 
 
@@ -198,9 +199,6 @@ def train_contrastive(rep, unlabeled_u8: np.ndarray, labeled_u8: np.ndarray | No
     """Train `rep` in place for `epochs` passes over the unlabeled images. Returns a summary:
     steps, views seen (the global batches'), seconds, views/s, mean loss of the first and last
     tenth of the steps. Under torchrun every rank must call it with the same arguments."""
-    from src.core import distributed
-    from src.core.device import get_device
-
     world, rank = distributed.world_size(), distributed.rank()
     if world > 1:
         distributed.init()
@@ -236,6 +234,7 @@ def train_contrastive(rep, unlabeled_u8: np.ndarray, labeled_u8: np.ndarray | No
         log(f"{label}: rank {rank}/{world} ({distributed.backend()}, DistributedDataParallel): global batch "
             f"{ub.size} unlabeled{f' + {lb.size} labeled' if has_l else ''} images, {counts[0][rank]}"
             f"{f' + {counts[1][rank]}' if has_l else ''} on this process, its own augmentations")
+    model = compiled.wrap(model)  # `compile: true`: TorchInductor kernels (src/core/compiled.py)
     opt = torch.optim.Adam(rep.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     # the losses stay on the device until a log point (one host sync per pass, not per step)
@@ -251,7 +250,7 @@ def train_contrastive(rep, unlabeled_u8: np.ndarray, labeled_u8: np.ndarray | No
             own_l = il if counts is None else il[mine_l]
             if len(own_l):  # torchrun: a labeled pool smaller than the processes leaves some without
                 parts.append(two_views(xl[own_l], cfg, view_gen))
-        x = torch.cat(parts).to(device, memory_format=fmt)
+        x = to_device(torch.cat(parts), device, fmt)  # CUDA: pinned, non-blocking
         with precision.autocast(device):  # bf16: the network's products; the loss below stays fp32
             z = model(x)
         loss = contrastive_loss(z.float(), len(own_u), yl[il].to(device) if has_l else None, cfg.temperature, counts)

@@ -10,6 +10,7 @@ import signal
 import sys
 
 from src.core.errors import UserError
+from src.core.io import NO_SPACE, no_space_message
 
 
 def run(main, description: str, argv=None) -> None:
@@ -31,8 +32,6 @@ def run(main, description: str, argv=None) -> None:
         print(f"{getattr(exc, 'prefix', 'error')}: {exc}", file=sys.stderr)
         sys.exit(2)
     except OSError as exc:  # a write outside the project's writers (DVCLive's logs, a library's cache)
-        from src.core.io import NO_SPACE, no_space_message
-
         if exc.errno not in NO_SPACE:
             raise
         print(f"error: {no_space_message(exc.filename or '.', exc)}", file=sys.stderr)

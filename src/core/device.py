@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from src.core.errors import ConfigError
+from src.core.log import log
 
 _held = {}  # GPU index -> open lock file, kept for the life of the process
 
@@ -63,8 +64,6 @@ def get_device():
         count = torch.cuda.device_count()
         if count == 1:
             return torch.device("cuda")
-        from src.core.log import log
-
         return torch.device("cuda", claim_gpu(count, log=log))
     try:
         device = torch.device(name)

@@ -1,9 +1,11 @@
-"""Several processes under `torchrun`: this process's rank, the process group, and who writes.
+"""Several processes under `torchrun`: the process group, and this process's rank and who writes.
 
 `torchrun --nproc_per_node N -m stages.pretrain` starts N copies of a stage with WORLD_SIZE, RANK
 and LOCAL_RANK (and MASTER_ADDR / MASTER_PORT) in their environment. Without them (a plain
 `python -m ...`, or WORLD_SIZE=1) nothing here initialises anything and torch is not imported:
-rank() = 0, world_size() = 1, is_main() is True, barrier() returns at once.
+rank() = 0, world_size() = 1, is_main() is True, barrier() returns at once. rank(), world_size(),
+local_rank() and is_main() come from src/core/ranks.py, which src/core/log.py reads (so logging
+does not depend on the device, and the device may log).
 
 Only the contrastive training is data-parallel (src/contrastive/train.py calls `init()`, which
 joins the process group once: backend nccl when this process computes on CUDA, else gloo, and
@@ -16,51 +18,17 @@ import atexit
 import os
 import sys
 
+from src.core.device import get_device
 from src.core.errors import ConfigError
+from src.core.ranks import group_ready, is_main, local_rank, rank, world_size
 
 _backend: str | None = None  # set by init()
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    if value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(f"environment variable {name}={value!r} is not an integer (torchrun sets it)") from None
-
-
-def _group_ready() -> bool:
-    """True once a process group exists (only checked when torch is already imported)."""
-    dist = sys.modules.get("torch.distributed")
-    return dist is not None and dist.is_available() and dist.is_initialized()
-
-
-def world_size() -> int:
-    if _group_ready():
-        return sys.modules["torch.distributed"].get_world_size()
-    return max(1, _env_int("WORLD_SIZE", 1))
-
-
-def rank() -> int:
-    if _group_ready():
-        return sys.modules["torch.distributed"].get_rank()
-    return _env_int("RANK", 0) if world_size() > 1 else 0
-
-
-def local_rank() -> int:
-    return _env_int("LOCAL_RANK", 0) if world_size() > 1 else 0
-
-
-def is_main() -> bool:
-    """The process that writes outputs (and logs): rank 0, or the only process."""
-    return rank() == 0
+__all__ = ["world_size", "rank", "local_rank", "is_main", "backend", "init", "barrier", "same_on_all_ranks", "destroy"]
 
 
 def backend() -> str | None:
     """The process group's backend ('gloo' or 'nccl'), None before init() or with one process."""
-    return _backend if _group_ready() else None
+    return _backend if group_ready() else None
 
 
 def init(init_method: str | None = None) -> bool:
@@ -69,15 +37,13 @@ def init(init_method: str | None = None) -> bool:
     global _backend
     if world_size() <= 1:
         return False
-    if _group_ready():
+    if group_ready():
         return True
     if "RANK" not in os.environ:
         raise ConfigError(f"WORLD_SIZE={os.environ.get('WORLD_SIZE')} but RANK is not set: start several processes "
                           f"with `torchrun --nproc_per_node N -m stages.<stage>`, or unset WORLD_SIZE.")
     import torch
     import torch.distributed as dist
-
-    from src.core.device import get_device
 
     device = get_device()
     _backend = "nccl" if device.type == "cuda" else "gloo"
@@ -90,7 +56,7 @@ def init(init_method: str | None = None) -> bool:
 
 def barrier() -> None:
     """Wait for every rank (a no-op with one process)."""
-    if not _group_ready():
+    if not group_ready():
         return
     import torch.distributed as dist
 
@@ -104,7 +70,7 @@ def barrier() -> None:
 
 def same_on_all_ranks(values) -> bool:
     """Whether the integers `values` are equal on every rank (a collective: every rank must call it)."""
-    if not _group_ready():
+    if not group_ready():
         return True
     import torch
     import torch.distributed as dist
@@ -120,6 +86,6 @@ def same_on_all_ranks(values) -> bool:
 def destroy() -> None:
     """Leave the process group (registered at exit by init(); safe to call twice)."""
     global _backend
-    if _group_ready():
+    if group_ready():
         sys.modules["torch.distributed"].destroy_process_group()
     _backend = None

@@ -17,8 +17,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-from src.core import distributed
+from src.core import ranks
 from src.core.io import output_dir
+from src.core.log import log
 
 LIVE = Path("live")
 _current = []  # the active DVCLive logger, when a stage is tracking
@@ -33,7 +34,7 @@ def tracking(name: str):
     """DVCLive logging into live/<name>/ for the block (a fresh folder: earlier steps are removed).
     Inside `stage_outputs` that declares live/<name> (every training stage), DVCLive writes into its
     partial folder, which replaces live/<name> only when the stage succeeds (src/core/io.py)."""
-    if _current or not distributed.is_main():
+    if _current or not ranks.is_main():
         yield None
         return
     folder = output_dir(live_dir(name))
@@ -43,8 +44,6 @@ def tracking(name: str):
         live = Live(dir=str(folder), resume=False, report=None, save_dvc_exp=False, dvcyaml=False,
                     monitor_system=False)
     except Exception as exc:  # e.g. a git repository without a commit yet: DVCLive asks git for HEAD
-        from src.core.log import log
-
         log(f"WARNING: DVCLive could not start ({type(exc).__name__}: {exc}); {live_dir(name)} stays empty "
             f"this run (commit once, `git commit`, and DVCLive works)")
         (folder / "metrics.json").write_text("{}")
@@ -63,7 +62,7 @@ def empty(name: str) -> None:
     output. The bytes DVCLive writes for a block without steps (metrics.json `{}`; tests/test_live.py
     compares them), written without starting DVCLive: its import and start-up cost more than
     such a round's whole work."""
-    if not distributed.is_main():
+    if not ranks.is_main():
         return
     (output_dir(live_dir(name)) / "metrics.json").write_text("{}\n")
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from src.core.device import get_device
+
 CHOICES = ("fp32", "bf16", "auto")
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # CPU flags of bfloat16 matrix units (Linux /proc/cpuinfo names)
 _current = ["fp32"]
@@ -59,8 +61,6 @@ def resolve(setting: str, device_type: str, cpuinfo: str | None = None) -> str:
 def use(setting: str) -> str:
     """Set this process's precision from the `precision` param (resolved for the device the stage
     runs on) and return it, for the stage's metrics."""
-    from src.core.device import get_device
-
     _current[0] = resolve(setting, get_device().type)
     return _current[0]
 

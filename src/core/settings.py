@@ -53,7 +53,7 @@ KINDS = {
         "data": [paths.POOL_NPZ],
     },
     "finetune": {
-        "params": ["seed", "strategy", "oracle", "precision", "active", "classifier", "ddu", "contrastive",
+        "params": ["seed", "strategy", "oracle", "precision", "compile", "active", "classifier", "ddu", "contrastive",
                    "cl_classifier", "cluster.features"],
         "code": ["stages/finetune.py", "src/core", "src/active", "src/contrastive", "src/models",
                  "src/data/pool.py"],

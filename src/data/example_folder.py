@@ -1,4 +1,5 @@
-"""A small "own images" folder made from CIFAR-10 JPEGs, to try benchmark folder (README walk-through).
+"""A small "own images" folder made from CIFAR-10 JPEGs, to try benchmark folder
+(docs/label-your-own-images.md, the walk-through).
 
     python -m src.data.example_folder data/raw/cifar10-jpg.tar.gz data/own
 
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from src.core.errors import UserError
-from src.data.standin import CIFAR10_CLASSES, NEAR_NEIGHBOURS, _open_tar
+from src.data.standin import CIFAR10_CLASSES, NEAR_NEIGHBOURS, open_archive
 
 ID_CLASSES = ("airplane", "automobile", "cat", "deer")
 OOD_CLASSES = ("bird", "frog")
@@ -37,7 +38,7 @@ def make(tar_path: Path, out: Path, per_class: int = 30, test_per_class: int = 2
     images, test, key = out / "images", out / "test", out / "answer_key.csv"
     if images.exists() or test.exists():
         raise UserError(f"{out}: already holds images/ or test/; remove them or choose another folder.")
-    with _open_tar(Path(tar_path)) as tar:
+    with open_archive(Path(tar_path)) as tar:
         members = {}
         for m in tar.getmembers():
             parts = Path(m.name).parts

@@ -1,4 +1,4 @@
-"""benchmark folder: a pool from your own folder of unlabeled images (README, "Label your own images").
+"""benchmark folder: a pool from your own folder of unlabeled images (docs/label-your-own-images.md).
 
 fetch_data reads every PNG/JPEG under `folder.images` (nested folders allowed, hidden ones
 skipped, sorted by path), centre-crops each to a square, resizes it to `folder.size` and converts

@@ -17,7 +17,7 @@ import numpy as np
 from src.core.config import PoolConfig
 from src.core.errors import DataError
 from src.core.seeding import rng
-from src.data.pool import AMBIGUOUS, ID, OOD, _take, assemble, part, pool_stats
+from src.data.pool import AMBIGUOUS, ID, OOD, assemble, part, pool_stats, random_subset
 
 
 def class_codes(names: list[str], known: list[str], key: str) -> list[int]:
@@ -56,11 +56,11 @@ def build_natural_pool(source: dict, ood_sets: list[tuple[str, np.ndarray, int |
     available = {"id": len(id_rows), "ambiguous": len(amb_rows), "ood": int(sum(len(s[1]) for s in ood_sets))}
     parts = []
     for cat, rows, what in ((ID, id_rows, "n_id"), (AMBIGUOUS, amb_rows, "n_ambiguous")):
-        idx = rows[_take(len(rows), requested["id" if cat == ID else "ambiguous"], gen, what)]
+        idx = rows[random_subset(len(rows), requested["id" if cat == ID else "ambiguous"], gen, what)]
         label = remap[train_y[idx]] if cat == ID else np.full(len(idx), -1, np.int16)
         parts.append(part(source["train_images"][idx], cat, label, source_name, idx))
     for name, images, n in ood_sets:
-        idx = _take(len(images), n, gen, "n_ood")
+        idx = random_subset(len(images), n, gen, "n_ood")
         parts.append(part(images[idx], OOD, np.full(len(idx), -1, np.int16), name, idx))
     pool = assemble(parts, gen, len(id_codes))
     test_y = np.asarray(source["test_labels"])

@@ -31,7 +31,7 @@ SOURCES = {ID: "mnist", AMBIGUOUS: "vae-mnist", OOD: "notmnist"}
 ID_CLASSES = 10  # MNIST's digits: the iD label space, whichever digits a small pool happens to hold
 
 
-def _take(n_available: int, requested: int | None, gen: np.random.Generator, what: str) -> np.ndarray:
+def random_subset(n_available: int, requested: int | None, gen: np.random.Generator, what: str) -> np.ndarray:
     """Indices of a random subset of size min(requested, available) (all when requested is None)."""
     if requested is not None and requested < 0:
         raise DataError(f"params.yaml: pool.{what} = {requested} must be >= 0 or null.")
@@ -62,7 +62,7 @@ def build_pool(mnist: dict, ambiguous: dict, notmnist: dict, cfg: PoolConfig) ->
                                       (AMBIGUOUS, ambiguous["images"], None, None),
                                       (OOD, notmnist["images"], None, None)):
         name = CATEGORY_NAMES[cat]
-        idx = _take(len(images) if rows is None else len(rows), requested[name], gen, f"n_{name}")
+        idx = random_subset(len(images) if rows is None else len(rows), requested[name], gen, f"n_{name}")
         idx = idx if rows is None else rows[idx]
         lab = labels[idx].astype(np.int16) if labels is not None else np.full(len(idx), -1, np.int16)
         parts.append(part(images[idx], cat, lab, SOURCES[cat], idx))

@@ -45,7 +45,9 @@ OVERLAPS_CIFAR10 = {
 }
 
 
-def _open_tar(path: Path) -> tarfile.TarFile:
+def open_archive(path: Path) -> tarfile.TarFile:
+    """The tar archive at `path`, open for reading (a DataError that says what to do when it is
+    missing or unreadable)."""
     if not path.is_file():
         raise DataError(f"{path}: missing. Put the archive there (offline mirror: "
                         f"`ln -sfn /path/to/mirror {path.parent}`).")
@@ -70,7 +72,7 @@ def read_cifar10_jpg(path: Path) -> dict:
     path = Path(path)
     out = {f"{s}_{k}": [] for s in ("train", "test") for k in ("images", "labels")}
     try:
-        with _open_tar(path) as tar:
+        with open_archive(path) as tar:
             members = sorted((m for m in tar.getmembers()
                               if m.isfile() and m.name.lower().endswith((".jpg", ".jpeg", ".png"))), key=lambda m: m.name)
             for m in members:
@@ -97,7 +99,7 @@ def read_tiny_imagenet_val(path: Path, drop: dict = OVERLAPS_CIFAR10) -> dict:
     path = Path(path)
     files, images, wnids, dropped = {}, [], [], {}
     try:
-        with _open_tar(path) as tar:
+        with open_archive(path) as tar:
             for m in tar.getmembers():
                 if m.isfile():
                     files[m.name] = m

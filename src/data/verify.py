@@ -18,6 +18,7 @@ from src.core.errors import DataError, UserError
 from src.core.config import NATURAL
 from src.core.io import load_json, load_npz
 from src.data.pool import AMBIGUOUS, CATEGORY_NAMES, ID, UNKNOWN, check_pool, fingerprint
+from src.data.votes import distinct_votes
 
 
 def verify(params_path: str = "params.yaml") -> dict:
@@ -71,8 +72,6 @@ def _folder(pool: dict, cfg) -> dict:
 
 
 def _mixmnist(pool: dict, val: dict, cfg) -> dict:
-    from src.generate.ambiguous import distinct_votes
-
     min_distinct, max_distinct = cfg.min_distinct, cfg.max_distinct
     amb = load_npz(paths.AMBIGUOUS_NPZ)
     d = distinct_votes(amb["votes"].T)

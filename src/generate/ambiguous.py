@@ -2,7 +2,7 @@
 
 The rule (paper, "MixMNIST"): drop a generated image when all ten classifiers agree (clear,
 not ambiguous) or when they give four or more distinct classes (badly generated); keep it
-iff the number of distinct votes is in [min_distinct, max_distinct] = [2, 3].
+iff the number of distinct votes is in [min_distinct, max_distinct] = [2, 3] (src/data/votes.py).
 """
 from __future__ import annotations
 
@@ -16,21 +16,10 @@ from src.core.config import AmbiguousConfig
 from src.core.errors import UserError
 from src.core.log import log
 from src.core.seeding import rng
+from src.data.votes import distinct_votes, keep_mask
 from src.generate.classifiers import predict
 from src.generate.vae import HierarchicalVAE
 from src.generate.vae_training import to_uint8, to_unit
-
-
-def distinct_votes(votes: np.ndarray) -> np.ndarray:
-    """votes (members, N) -> number of distinct classes per column, (N,)."""
-    votes = np.asarray(votes)
-    s = np.sort(votes, axis=0)
-    return 1 + (np.diff(s, axis=0) != 0).sum(axis=0)
-
-
-def keep_mask(votes: np.ndarray, min_distinct: int = 2, max_distinct: int = 3) -> np.ndarray:
-    d = distinct_votes(votes)
-    return (d >= min_distinct) & (d <= max_distinct)
 
 
 def mix_latents(za, zb, weight: float):

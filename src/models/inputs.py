@@ -39,3 +39,11 @@ def to_input(images_u8) -> torch.Tensor:
         x = torch.as_tensor(arr).float().div_(255.0)
         return normalise(x).unsqueeze(1)
     return normalise(to_unit(arr)).contiguous()
+
+
+def to_device(x: torch.Tensor, device, memory_format=torch.contiguous_format) -> torch.Tensor:
+    """A host batch on `device` in `memory_format`: on CUDA through pinned memory with a non-blocking
+    copy (it overlaps the work already queued), elsewhere the plain copy (on the CPU, x itself)."""
+    if getattr(device, "type", str(device)) == "cuda":
+        return x.pin_memory().to(device, non_blocking=True, memory_format=memory_format)
+    return x.to(device, memory_format=memory_format)

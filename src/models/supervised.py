@@ -14,12 +14,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from src.core import live, precision
+from src.core import compiled, live, precision
 from src.core.config import ClassifierConfig, CLClassifierConfig
 from src.core.device import get_device
 from src.core.seeding import seed_everything, torch_generator
 from src.models.augment import crop_flip
-from src.models.inputs import normalise, to_input, to_unit
+from src.models.inputs import normalise, to_device, to_input, to_unit
 from src.models.nets import make_classifier, memory_format
 
 
@@ -35,27 +35,32 @@ def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierC
     model = make_model() if make_model is not None else make_classifier(cfg.arch, num_outputs, cfg.width, cfg.blocks)
     fmt = memory_format(model)  # channels_last for the three-conv net (src/models/nets.py)
     model = model.to(device, memory_format=fmt)
-    y = torch.as_tensor(labels, dtype=torch.long)
+    y = torch.as_tensor(labels, dtype=torch.long).to(device)  # held on the device once
     augment = cfg.augment == "crop_flip"
-    if augment:  # uint8 kept; each batch is scaled, augmented (own stream) and normalised
+    if augment:  # uint8 kept on the host; each batch is scaled, augmented (own stream) and normalised
         x, aug_gen = torch.as_tensor(np.ascontiguousarray(images_u8)), torch_generator(seed, f"{stream}-augment")
-    else:
-        x = to_input(images_u8)
+    else:  # the labeled images, normalised, held on the device once (CPU: the same tensor)
+        x = to_input(images_u8).to(device)
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones or []), gamma=cfg.gamma)
     model.train()
+    step_model = compiled.wrap(model)  # `compile: true`: TorchInductor kernels (src/core/compiled.py)
     for _ in range(cfg.epochs):
         perm = torch.randperm(len(x), generator=order)
         total = torch.zeros((), dtype=torch.float64, device=device)  # on the device: no host sync per step
         for s in range(0, len(x), cfg.batch_size):
             idx = perm[s:s + cfg.batch_size]
-            xb = normalise(crop_flip(to_unit(x[idx].numpy()), aug_gen)) if augment else x[idx]
+            on_device = idx.to(device)
+            if augment:
+                xb = to_device(normalise(crop_flip(to_unit(x[idx].numpy()), aug_gen)), device, fmt)
+            else:
+                xb = x[on_device].contiguous(memory_format=fmt)
             with precision.autocast(device):  # bf16: the network's products; the loss stays fp32
-                logits = model(xb.to(device, memory_format=fmt))
-            loss = F.cross_entropy(logits.float(), y[idx].to(device), label_smoothing=cfg.label_smoothing)
+                logits = step_model(xb)
+            loss = F.cross_entropy(logits.float(), y[on_device], label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip is not None:

@@ -20,9 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from src.core.config import read_yaml
 from src.core.log import log
+from src.report.results import build, run_dir
 
 EXP_REF = re.compile(r"^refs/exps/([0-9a-f]{2})/([0-9a-f]{38})/(.+)$")
 FILES = {"summary.json": "metrics/summary.json", "curve.csv": "plots/curve.csv", "rounds.csv": "plots/rounds.csv"}
@@ -54,8 +54,6 @@ def read_at(rev: str, path: str) -> str | None:
 
 def collect(out: Path, base: dict) -> dict:
     """Copy every matching experiment into out/runs; returns counts {added, kept, other_params}."""
-    from src.report.grid import run_dir
-
     counts = {"added": 0, "kept": 0, "other_params": 0}
     for exp in experiments():
         text = read_at(exp["rev"], "params.yaml")
@@ -103,8 +101,6 @@ def main(argv=None) -> int:
         log(f"error: no runs in {out}/runs. Run experiments first (`python -m src.report.grid {out}`), or fetch "
             f"others' with `dvc exp pull <git remote> --all-commits --no-cache`.")
         return 1
-    from src.report.results import build
-
     for path in build(out):
         log(f"wrote {path}")
     return 0

@@ -32,13 +32,11 @@ import yaml
 from src.core.config import read_yaml
 from src.core import paths
 from src.core.log import log
+from src.report.collect import collect
+from src.report.results import build, run_dir
 
 STRATEGIES = ["random", "least_confidence", "entropy", "ddu", "random_cl", "distance_cl"]
 COPIED = {"summary.json": paths.SUMMARY, "curve.csv": paths.CURVE_CSV, "rounds.csv": paths.ROUNDS_CSV}
-
-
-def run_dir(out: Path, strategy: str, seed: int) -> Path:
-    return out / "runs" / f"{strategy}-s{seed}"
 
 
 def planned(base: dict, strategies: list[str], seeds: list[int]) -> list[tuple[str, int]]:
@@ -165,7 +163,7 @@ def main(argv=None) -> int:
                         help="run through DVC's queue, N experiments at a time (see the module docstring)")
     parser.add_argument("--pull", action="store_true",
                         help="with --jobs: a stage found in the run cache (`dvc fetch --run-cache`) pulls its "
-                             "outputs from the DVC remote instead of running (README: several machines)")
+                             "outputs from the DVC remote instead of running (docs/several-machines-and-gpus.md)")
     args = parser.parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
@@ -201,15 +199,11 @@ def main(argv=None) -> int:
                     f"({seconds:.0f} s; grid {time.perf_counter() - t_grid:.0f} s)")
     finally:
         Path("params.yaml").write_text(params_text)
-    from src.report.results import build
-
     build(out)
     return 0
 
 
 def queued_grid(out: Path, base: dict, todo: list[tuple[str, int]], dvc: str, jobs: int, pull: bool) -> int:
-    from src.report.collect import collect
-
     todo = [(s, n) for s, n in todo if not done(run_dir(out, s, n), {**base, "strategy": s, "seed": n})]
     if todo:
         t0 = time.perf_counter()
@@ -223,8 +217,6 @@ def queued_grid(out: Path, base: dict, todo: list[tuple[str, int]], dvc: str, jo
             f"{out / 'grid.log'}, `dvc queue status` and `dvc queue logs <name>`; rerun the command to retry them.")
         return 1
     log(f"collected {counts['added']} run(s) into {out}/runs")
-    from src.report.results import build
-
     build(out)
     return 0
 

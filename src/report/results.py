@@ -24,8 +24,8 @@ from src.core.config import read_yaml
 from src.core.errors import DataError
 from src.core.io import save_figure, save_text, stage_outputs
 from src.report.budget import accuracy_at
-from src.report.table2 import (LABELS, PAPER_MIXCIFAR60, PAPER_MIXMNIST, REQUIRED, _fmt, needs_setting_label,
-                               paper_rows, setting_of)
+from src.report.table2_rows import (AT_THE_STOP, ID_PRECISION, PAPER_MIXCIFAR60, PAPER_MIXMNIST, REQUIRED, mean_std,
+                                    ordered, paper_rows, setting_of, table_lines)
 
 PAPER_NOTE = {"MixMNIST": "MixMNIST: 93,724-image pool, full-size models",
               "MixCIFAR60": "MixCIFAR60: 60,000-image pool, ResNet-18, 2,000 iD per round up to 20,000; the "
@@ -40,6 +40,11 @@ TARGETS = "targets.md"
 TIMING = "timing.md"
 WORK = ("seconds_kmeans", "seconds_select", "seconds_annotate", "seconds_representation", "seconds_train",
         "seconds_score_pool", "seconds_test")
+
+
+def run_dir(out: Path, strategy: str, seed: int) -> Path:
+    """Where the grid (src/report/grid.py) and src/report/collect.py put one run of a results folder."""
+    return out / "runs" / f"{strategy}-s{seed}"
 
 
 def load_runs(folder: Path) -> list[dict]:
@@ -70,30 +75,23 @@ def groups(runs: list[dict]) -> dict[tuple[str, str], list[dict]]:
     out: dict[tuple[str, str], list[dict]] = {}
     for r in runs:
         out.setdefault((r["strategy"], r["setting"]), []).append(r)
-    rank = {s: i for i, s in enumerate(PAPER_MIXCIFAR60)}  # the paper's row order, DDU included
-    return dict(sorted(out.items(), key=lambda kv: (kv[0][1].split("+")[0], rank.get(kv[0][0], len(rank)), kv[0])))
+    return ordered(out)
 
 
 def table(runs: list[dict]) -> str:
+    """Table 2 of the folder (src/report/table2_rows.py builds it), with budgets, AUC and the
+    stopping rule's outcome beside the paper's numbers, and the notes that say what they mean."""
     g = groups(runs)
-    labelled = needs_setting_label(g)
     first = next(iter(g.values()))[0]["summary"]
     budgets = [k for k in first if k.startswith("acc_at_")]
     paper, paper_name = paper_rows(runs[0]["params"].get("benchmark"))
-    head = (["Acquisition", "seeds", "Acc. (%)", "Cost", "Cost/Acc."] + [f"Acc. @ {k[7:]}" for k in budgets]
-            + ["AUC log-cost", "iD precision", "target reached", "paper Acc.", "paper Cost", "paper Cost/Acc."])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (strategy, setting), rs in g.items():
-        label, p_acc, p_cost, p_cpa = paper.get(strategy, (LABELS.get(strategy, strategy), None, None, None))
-        if labelled:
-            label = f"{label} [params {setting}]"
-        col = lambda key: [r["summary"].get(key) for r in rs]  # noqa: E731
-        reached = sum(bool(r["summary"].get("target_reached")) for r in rs)
-        cells = [label, ",".join(str(r["seed"]) for r in rs), _fmt(col("accuracy"), 2), _fmt(col("cost"), 0),
-                 _fmt(col("cost_per_acc"), 2), *[_fmt(col(k), 2) for k in budgets], _fmt(col("auc_log_cost"), 2),
-                 _fmt(col("id_precision"), 3), f"{reached}/{len(rs)}"]
-        cells += ([f"{p_acc:.2f}", f"{p_cost:,}", f"{p_cpa:.2f}"] if p_acc is not None else ["-", "-", "-"])
-        lines.append("| " + " | ".join(cells) + " |")
+    summary = lambda r: r["summary"]  # noqa: E731
+    columns = [("seeds", lambda rs: ",".join(str(r["seed"]) for r in rs)),
+               *(mean_std(*column, summary) for column in AT_THE_STOP),
+               *(mean_std(f"Acc. @ {k[7:]}", k, 2, summary) for k in budgets),
+               mean_std("AUC log-cost", "auc_log_cost", 2, summary), mean_std(*ID_PRECISION, summary),
+               ("target reached", lambda rs: f"{sum(bool(r['summary'].get('target_reached')) for r in rs)}/{len(rs)}")]
+    lines = table_lines(g, columns, lambda rs: paper)
     p = runs[0]["params"]
     notes = [
         "",

@@ -9,99 +9,20 @@ the paper's MixMNIST numbers. What counts as a run:
 - committed metrics (HEAD's metrics/summary.json, possibly made on another machine) never by
   default: --committed adds them, labelled as committed.
 Runs with identical params count once (an experiment before the workspace before a commit).
+The table itself is built by src/report/table2_rows.py, as the results-folder view's is.
 The committed multi-seed evidence is a results folder: `python -m src.report.results <folder>`.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
 
-import numpy as np
-
 from src.core.errors import UserError
+from src.report.table2_rows import AT_THE_STOP, ID_PRECISION, REQUIRED, mean_std, paper_rows, setting_of, table_lines
 
 SUMMARY_FILE = "metrics/summary.json"
-REQUIRED = ("accuracy", "cost", "cost_per_acc", "id_precision")
-PAPER_MIXMNIST = {  # Table 2 of the paper: Acc., Cost, Cost/Acc.
-    "random": ("Random", 93.84, 440, 4.69),
-    "least_confidence": ("Least Confidence", 96.80, 6582, 68.00),
-    "entropy": ("Entropy", 93.89, 32738, 348.68),
-    "random_cl": ("Random (CL)", 96.07, 420, 4.37),
-    "distance_cl": ("Distance (CL)", 96.65, 406, 4.20),
-}
-PAPER_MIXCIFAR60 = {  # Table 2 of the paper, MixCIFAR60 (ResNet-18, 60,000-image pool)
-    "random": ("Random", 67.95, 39270, 577.92),
-    "least_confidence": ("Least Confidence", 69.90, 42676, 610.53),
-    "entropy": ("Entropy", 70.43, 42678, 605.96),
-    "ddu": ("DDU", 67.38, 32162, 477.32),
-    "random_cl": ("Random (CL)", 68.38, 34560, 505.41),
-    "distance_cl": ("Distance (CL)", 66.38, 27891, 420.17),
-}
-
-
-LABELS = {"ddu": "DDU"}  # strategies without a row in a paper table (DDU on MixMNIST)
-OWN_SECTIONS = {"ddu": ("ddu",)}  # params sections that only one strategy reads
-
-
-# Params added after runs were recorded, each with the value that does what the code did before the
-# key existed (the natural-image benchmarks' switch): a run's params.yaml without the key is read as
-# having this value, so runs recorded before and after the key of one profile group together.
-ADDED_PARAMS = {"benchmark": "mixmnist", "pool.id_classes": None, "pool.ambiguous_classes": None,
-                "classifier.arch": "convnet", "classifier.blocks": [2, 2, 2, 2], "classifier.optimizer": "adam",
-                "classifier.momentum": 0.0, "classifier.augment": "none", "contrastive.arch": "convnet",
-                "contrastive.blocks": [2, 2, 2, 2], "contrastive.augment": "affine",
-                "cl_classifier.optimizer": "adam", "cl_classifier.momentum": 0.0, "cl_classifier.augment": "none",
-                # issue 12: the oracle and what a round lists for a person (no effect on simulated results)
-                "oracle": "simulated", "folder": {"images": None, "test": None, "size": 32, "channels": 3},
-                "annotation": {"max_queries": 100, "sheet_size": 50},
-                # issue 24: the networks' precision (every run before it computed in fp32)
-                "precision": "fp32"}
-
-
-def with_added_params(params: dict) -> dict:
-    """`params` with every absent key of ADDED_PARAMS filled in (a copy; present keys win)."""
-    out = json.loads(json.dumps(params))
-    for dotted, value in ADDED_PARAMS.items():
-        *parents, key = dotted.split(".")
-        node = out
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and key not in node:
-            node[key] = value
-    return out
-
-
-def setting_of(params: dict) -> str:
-    """Which runs may be averaged together: a short hash of every param but strategy, seed and the
-    sections only some strategy reads, so the runs of every strategy under one profile share it
-    (also runs made before such a section or an ADDED_PARAMS key existed); a strategy's own
-    sections add a suffix ("3f2a1c+9b0e"), so two DDU settings are never averaged together."""
-    own = {name for names in OWN_SECTIONS.values() for name in names}
-    params = with_added_params(params)
-    rest = {k: v for k, v in params.items() if k not in ("strategy", "seed") and k not in own}
-    setting = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:6]
-    mine = {k: params[k] for k in OWN_SECTIONS.get(params.get("strategy"), ()) if k in params}
-    suffix = hashlib.sha256(json.dumps(mine, sort_keys=True).encode()).hexdigest()[:4] if mine else ""
-    return setting + ("+" + suffix if suffix else "")
-
-
-def needs_setting_label(keys) -> bool:
-    """Rows must name their params setting when the table mixes profiles or two settings of one strategy."""
-    keys = list(keys)
-    return len({s.split("+")[0] for _, s in keys}) > 1 or len({k for k, _ in keys}) < len(keys)
-
-
-def paper_rows(benchmark: str | None) -> tuple[dict, str]:
-    """The paper's Table 2 rows to print beside a benchmark's runs, and which benchmark they are:
-    MixCIFAR60's for MixCIFAR60 and its offline stand-in, MixMNIST's otherwise."""
-    if benchmark in ("standin", "mixcifar60"):
-        return PAPER_MIXCIFAR60, "MixCIFAR60"
-    return PAPER_MIXMNIST, "MixMNIST"
-
-
 def _runs(node, found: list, kind: str) -> None:
     """Every {params, metrics} record in `dvc exp show --json` output, as (kind, name, data):
     kind is "workspace", "committed" (a commit's own metrics) or "experiment"."""
@@ -149,35 +70,13 @@ def collect(exp_show: list, workspace: bool = False, committed: bool = False) ->
     return groups
 
 
-def _fmt(values, digits: int) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    mean = float(np.mean(values))
-    if len(values) == 1:
-        return f"{mean:,.{digits}f}"
-    return f"{mean:,.{digits}f} ± {float(np.std(values, ddof=1)):,.{digits}f}"
+COLUMNS = [("runs (seeds)", lambda runs: f"{len(runs)} ({','.join(str(r['seed']) for r in runs)})"),
+           *(mean_std(*column) for column in AT_THE_STOP), mean_std(*ID_PRECISION)]
 
 
 def markdown(groups: dict[tuple[str, str], list[dict]]) -> str:
-    labelled = needs_setting_label(groups)
-    lines = ["| Acquisition | runs (seeds) | Acc. (%) | Cost | Cost/Acc. | iD precision "
-             "| paper Acc. | paper Cost | paper Cost/Acc. |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    rank = {s: i for i, s in enumerate(PAPER_MIXCIFAR60)}
-    for strategy, setting in sorted(groups, key=lambda k: (k[1].split("+")[0], rank.get(k[0], len(rank)), k)):
-        runs = groups[(strategy, setting)]
-        paper, _ = paper_rows(runs[0].get("benchmark"))
-        label, p_acc, p_cost, p_cpa = paper.get(strategy, (LABELS.get(strategy, strategy), None, None, None))
-        if labelled:  # several param settings: say which row is which
-            label = f"{label} [params {setting}]"
-        seeds = ",".join(str(r["seed"]) for r in runs)
-        paper = ([f"{p_acc:.2f}", f"{p_cost:,}", f"{p_cpa:.2f}"] if p_acc is not None else ["-", "-", "-"])
-        lines.append(" | ".join([
-            f"| {label}", f"{len(runs)} ({seeds})", _fmt([r["accuracy"] for r in runs], 2),
-            _fmt([r["cost"] for r in runs], 0), _fmt([r["cost_per_acc"] for r in runs], 2),
-            _fmt([r["id_precision"] for r in runs], 3), *paper]) + " |")
-    return "\n".join(lines)
+    """The table of `collect`'s groups, each row beside the paper's numbers for its benchmark."""
+    return "\n".join(table_lines(groups, COLUMNS, lambda runs: paper_rows(runs[0].get("benchmark"))[0]))
 
 
 def main(argv=None) -> int:

@@ -23,7 +23,7 @@ import yaml
 from src.core.config import read_yaml
 from src.core.log import log
 from src.report.grid import done, get_key, git_commit, record, run_one, set_key
-from src.report.table2 import _fmt
+from src.report.table2_rows import fmt
 
 SCORE = "val_auc_log_cost"
 
@@ -49,7 +49,7 @@ def report(knob: str, scores: dict, finals: dict, current) -> str:
              f"| {knob} | runs | validation AUC log-cost | validation accuracy at the stop |", "|---|---|---|---|"]
     for v, s in scores.items():
         mark = " **(best)**" if v == best else ""
-        lines.append(f"| {v}{mark} | {len(s)} | {_fmt(s, 2)} | {_fmt(finals[v], 2)} |")
+        lines.append(f"| {v}{mark} | {len(s)} | {fmt(s, 2)} | {fmt(finals[v], 2)} |")
     return "\n".join(lines) + "\n"
 
 

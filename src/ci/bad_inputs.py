@@ -1,4 +1,4 @@
-"""Bad inputs on a real, fully built workspace: `python -m tests.real_workspace_bad_inputs` from the
+"""Bad inputs on a real, fully built workspace: `python -m src.ci.bad_inputs` from the
 repository root after `dvc repro` (.ci/run does). Each case runs a stage or command as a user would
 and must exit 2 with the project's `error:` line naming the file or param, print no traceback and
 leave every output unchanged (hashes before/after); files it breaks are restored. Exit 1 if any

@@ -1,12 +1,12 @@
-"""A scripted stand-in for the person who labels a round (oracle: file), as README's walk-through
-asks one to: copy annotations/rNN/queries.csv to labels.csv and fill in the label column, pass by
-pass, until the round's iD quota.
+"""A scripted stand-in for the person who labels a round (oracle: file), as the walk-through in
+docs/label-your-own-images.md asks one to: copy annotations/rNN/queries.csv to labels.csv and fill in
+the label column, pass by pass, until the round's iD quota.
 
-    python -m tests.scripted_person r01 --key data/own/answer_key.csv
+    python -m src.ci.scripted_person r01 --key data/own/answer_key.csv
 
 The answers come from a key (`file,answer` rows: src.data.example_folder writes one), or, in the
 tests, from a function of the query row. `stop` says where the person stops: after the pass that
-meets the quota (`quota`, what the README asks), in the middle of that pass (`half`), after
+meets the quota (`quota`, what the walk-through asks), in the middle of that pass (`half`), after
 `passes` whole passes, or never (`all`: every listed query).
 """
 from __future__ import annotations

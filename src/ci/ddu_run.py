@@ -3,7 +3,7 @@ rule with DDU's learner and density, and matches the committed grid run of its s
 when the params are the run's, else (a shorter chain: only `active.target_id` differs) round by
 round up to the earlier stop.
 
-    python -m tests.check_ddu_run results/mixmnist-quick
+    python -m src.ci.ddu_run results/mixmnist-quick
 """
 import json
 import sys
@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from src.core import paths
-from src.report.table2 import with_added_params
+from src.report.table2_rows import with_added_params
 
 
 def main(folder: str) -> int:

@@ -1,0 +1,1 @@
+"""Runnable checks CI runs on a real workspace (.ci/run), after `dvc repro`: `python -m src.ci.<check>`."""
