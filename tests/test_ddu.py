@@ -105,6 +105,9 @@ def test_ddu_options_come_from_params_and_are_checked(tmp_path):
                                                 d["ddu"].update(covariance="jitter", density_classes="id"))))
     s = from_params(p)
     assert isinstance(s, DDU) and (s.covariance, s.density_classes) == ("jitter", "id")
+    assert p.ddu.mod is False  # every profile: the plain network, as before the key existed
+    with pytest.raises(ConfigError, match="ddu.mod: expected true or false"):
+        config.load(write(tmp_path, lambda d: d["ddu"].update(mod="leaky")))
     with pytest.raises(ConfigError, match="ddu.covariance"):
         config.load(write(tmp_path, lambda d: d["ddu"].update(covariance="shrunk")))
     with pytest.raises(ConfigError, match="ddu.coeff"):
@@ -123,16 +126,20 @@ def test_the_covariance_choices_are_the_densitys_estimators():
     assert set(field.metadata["choices"]) == set(COVARIANCES)
 
 
+@pytest.mark.parametrize("mod", [False, True])
 @pytest.mark.parametrize("in_channels, size", [(1, 28), (3, 32)])
-def test_spectral_norm_keeps_sigma_at_or_under_the_coefficient(in_channels, size):
+def test_spectral_norm_keeps_sigma_at_or_under_the_coefficient(in_channels, size, mod):
     """After SGD steps with a large learning rate, every convolution's exact largest singular value
     (as the network uses it) is at most coeff (power-iteration estimate: 1 % slack), and the bound
-    binds: the same training without spectral norm ends above it."""
-    coeff = 0.8
+    binds: the same training without spectral norm ends above it. With `mod` the shortcut has no
+    convolution (its norm: test_pool_pad_shortcut_is_ddus_and_has_norm_at_most_one); its convolutions
+    grow less (unnormalised: 0.82 at most), so a lower coeff binds, and its stride-2 convolution moves
+    more in the last step, which one power-iteration step per forward lags (1.4 % over on 1x28x28)."""
+    coeff, slack = (0.7, 1.02) if mod else (0.8, 1.01)
 
     def trained(sn: bool):
         torch.manual_seed(0)
-        model = make_ddu_classifier(K + 1, 4, [1, 1], in_channels, coeff if sn else 1e9, 1)
+        model = make_ddu_classifier(K + 1, 4, [1, 1], in_channels, coeff if sn else 1e9, 1, mod)
         opt = torch.optim.SGD(model.parameters(), lr=0.5)
         g = torch.Generator().manual_seed(0)
         for _ in range(8):
@@ -144,24 +151,153 @@ def test_spectral_norm_keeps_sigma_at_or_under_the_coefficient(in_channels, size
         return model
 
     sigmas = largest_singular_values(trained(sn=True))
-    assert len(sigmas) == 6 and max(sigmas) <= coeff * 1.01  # stem, 2 blocks x 2 convs, 1 shortcut
+    assert len(sigmas) == 6 - mod and max(sigmas) <= coeff * slack  # stem, 2 blocks x 2 convs, 1 shortcut (not mod)
     assert max(sigmas) >= 0.95 * coeff  # at least one layer sits on the bound
     assert max(largest_singular_values(trained(sn=False))) > coeff * 1.05
 
 
-def test_ddu_learner_outputs_and_checkpoint(tmp_path):
+@pytest.mark.parametrize("mod", [False, True])
+def test_ddu_learner_outputs_and_checkpoint(tmp_path, mod):
+    from src.models.resnet import PoolPadShortcut
     from tests.test_learners import fit_tiny
 
     def tiny(d):
         d["strategy"] = "ddu"
         d["classifier"].update(epochs=2, batch_size=8, milestones=[1])
-        d["ddu"].update(width=4, blocks=[1, 1])
+        d["ddu"].update(width=4, blocks=[1, 1], mod=mod)
     learner, images, extra = fit_tiny(tmp_path, tiny)
-    assert extra["spectral_norm"]["max_sigma"] <= 3.0 * 1.01 and extra["spectral_norm"]["layers"] == 6
+    assert extra["spectral_norm"]["max_sigma"] <= 3.0 * 1.01 and extra["spectral_norm"]["layers"] == 6 - mod
+    assert any(isinstance(m, PoolPadShortcut) for m in learner.classifier.modules()) == mod
     out = learner.pool_outputs(images)
     assert set(out) == {"probs", "embeddings"}
     assert out["probs"].shape == (30, 11) and out["embeddings"].shape == (30, 8)  # width 4 x 2 ** (2 - 1)
     np.testing.assert_allclose(out["probs"], learner.predict_probs(images), rtol=1e-5, atol=1e-6)
     ckpt = torch.load(learner.save(tmp_path / "r00.pt"), weights_only=True)
-    assert ckpt["learner"] == "ddu" and ckpt["config"]["ddu"]["coeff"] == 3.0
+    assert ckpt["learner"] == "ddu" and ckpt["config"]["ddu"]["coeff"] == 3.0 and ckpt["config"]["ddu"]["mod"] == mod
     assert any(k.endswith("parametrizations.weight.original") for k in ckpt["state_dict"])
+
+
+# ---------------------------------------------------------------- ddu.mod: DDU's -mod network
+
+def forward_bytes(model, x):
+    """Two training forwards (batch statistics, power iteration), then the eval output's bytes."""
+    model.train()
+    for _ in range(2):
+        model(x)
+    model.eval()
+    with torch.no_grad():
+        return model(x).numpy().tobytes()
+
+
+@pytest.mark.parametrize("in_channels, size", [(1, 28), (3, 32)])
+def test_mod_network_is_ddus_modified_resnet(in_channels, size, monkeypatch):
+    """ddu.mod true: leaky ReLU (slope 0.01) everywhere and no ReLU (none is called either), every
+    downsampling shortcut is the parameter-free average-pool one (no 1x1 convolution, no batch
+    norm), the other layers keep their names, the output shape is unchanged, and a seed gives the
+    same bytes twice. Four stages on 28x28 reach a 7x7 map, the odd size DDU's shortcut subsamples."""
+    from src.models.resnet import BasicBlock, PoolPadShortcut
+
+    blocks = [1, 1, 1, 1]
+
+    def build(mod):
+        torch.manual_seed(0)
+        return make_ddu_classifier(K + 1, 4, blocks, in_channels, 3.0, 1, mod)
+
+    plain, mod = build(False), build(True)
+    leaky = [m for m in mod.modules() if isinstance(m, torch.nn.LeakyReLU)]
+    assert len(leaky) == 1 + len(blocks) and all(m.negative_slope == 0.01 for m in leaky)
+    assert not any(type(m) is torch.nn.ReLU for m in mod.modules())
+    assert all(m.kernel_size == (3, 3) for m in mod.modules() if isinstance(m, torch.nn.Conv2d))
+    shortcuts = [b.shortcut for b in mod.modules() if isinstance(b, BasicBlock) and len(b.shortcut)]
+    assert len(shortcuts) == len(blocks) - 1 and all(
+        len(s) == 1 and isinstance(s[0], PoolPadShortcut) for s in shortcuts)
+    assert list(mod.state_dict()) == [k for k in plain.state_dict() if ".shortcut." not in k]
+
+    def no_relu(*args, **kwargs):
+        raise AssertionError("ReLU called in the -mod network")
+
+    x = torch.randn(8, in_channels, size, size, generator=torch.Generator().manual_seed(1))
+    assert mod(x).shape == plain(x).shape == (8, K + 1)
+    monkeypatch.setattr(torch.nn.functional, "relu", no_relu)
+    assert forward_bytes(build(True), x) == forward_bytes(build(True), x)
+
+
+def test_pool_pad_shortcut_is_ddus_and_has_norm_at_most_one():
+    """DDU's -mod shortcut: stride x stride average pooling where the stride divides the side, every
+    stride-th pixel where it does not (so the shape is the strided 3x3 convolution's), then zero
+    channels. Its exact spectral norm (of the Jacobian of the linear map) is 1/2, 1/sqrt(2) or 1 -
+    never above an identity shortcut's 1, so the network's bound is the convolutions' alone."""
+    from src.models.resnet import PoolPadShortcut
+
+    F = torch.nn.functional
+    short, conv = PoolPadShortcut(2, 5, 2), torch.nn.Conv2d(2, 5, 3, 2, 1)
+    for (h, w), norm in [((6, 6), 0.5), ((6, 7), 2 ** -0.5), ((7, 7), 1.0)]:
+        x = torch.randn(3, 2, h, w, generator=torch.Generator().manual_seed(h + w))
+        out = short(x)
+        assert out.shape == conv(x).shape
+        pooled = F.avg_pool2d(x, (2 if h % 2 == 0 else 1, 2 if w % 2 == 0 else 1), 2)
+        assert torch.equal(out[:, :2], pooled) and not out[:, 2:].any()
+        if h % 2 and w % 2:
+            assert torch.equal(out[:, :2], x[:, :, ::2, ::2])
+        jac = torch.autograd.functional.jacobian(lambda v: short(v.reshape(1, 2, h, w)).flatten(),
+                                                 torch.zeros(2 * h * w))
+        assert float(torch.linalg.matrix_norm(jac.double(), ord=2)) == pytest.approx(norm, rel=1e-6)
+    assert torch.equal(PoolPadShortcut(2, 2, 1)(x), x)  # no stride, no new channels: the identity
+    with pytest.raises(ValueError, match="cannot narrow"):
+        PoolPadShortcut(4, 2, 2)
+
+
+def plain_forward(model, x):
+    """The network as it was before ddu.mod, written out in torch's functional ops on the model's own
+    weights (eval mode): stem conv-BN-ReLU; per block conv-BN-ReLU-conv-BN plus the shortcut
+    (identity, or a strided 1x1 convolution + BN), then ReLU; global average pool; linear head."""
+    F = torch.nn.functional
+
+    def conv(m, h):
+        return F.conv2d(h, m.weight, None, m.stride, m.padding)
+
+    def bn(m, h):
+        return F.batch_norm(h, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)
+
+    stem_conv, stem_bn, stem_relu, *blocks, pool, flatten = model.features
+    assert type(stem_relu) is torch.nn.ReLU and isinstance(pool, torch.nn.AdaptiveAvgPool2d)
+    h = F.relu(bn(stem_bn, conv(stem_conv, x)))
+    for b in blocks:
+        out = bn(b.bn2, conv(b.conv2, F.relu(bn(b.bn1, conv(b.conv1, h)))))
+        if len(b.shortcut):
+            s_conv, s_bn = b.shortcut
+            assert s_conv.kernel_size == (1, 1) and s_conv.stride == (2, 2)
+            h = F.relu(out + bn(s_bn, conv(s_conv, h)))
+        else:
+            h = F.relu(out + h)
+    return F.linear(flatten(F.adaptive_avg_pool2d(h, 1)), model.head.weight, model.head.bias)
+
+
+def test_mod_false_is_todays_network():
+    """ddu.mod false (every profile) builds the network DDU ran before the key existed: the same
+    state-dict keys (spelled out), no leaky ReLU, and the same output bytes as that network written
+    out by hand (plain_forward) - so earlier results stay byte-identical."""
+    from src.models.resnet import PoolPadShortcut
+
+    def sn(name):
+        return [f"{name}.parametrizations.weight.{k}" for k in ("original", "0._u", "0._v")]
+
+    def bn(name):
+        return [f"{name}.{k}" for k in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")]
+
+    def block(name, shortcut):
+        keys = sn(f"{name}.conv1") + bn(f"{name}.bn1") + sn(f"{name}.conv2") + bn(f"{name}.bn2")
+        return keys + (sn(f"{name}.shortcut.0") + bn(f"{name}.shortcut.1") if shortcut else [])
+
+    torch.manual_seed(0)
+    model = make_ddu_classifier(K + 1, 4, [1, 1, 1], 1, 3.0, 1, False)
+    torch.manual_seed(0)
+    default = make_ddu_classifier(K + 1, 4, [1, 1, 1], 1, 3.0, 1)  # callers that predate `mod`
+    assert list(model.state_dict()) == (sn("features.0") + bn("features.1") + block("features.3", False)
+                                        + block("features.4", True) + block("features.5", True)
+                                        + ["head.weight", "head.bias"])
+    assert not any(isinstance(m, (torch.nn.LeakyReLU, PoolPadShortcut)) for m in model.modules())
+    x = torch.randn(6, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    assert forward_bytes(model, x) == forward_bytes(default, x)
+    with torch.no_grad():
+        assert model(x).numpy().tobytes() == plain_forward(model, x).numpy().tobytes()

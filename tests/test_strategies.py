@@ -17,13 +17,16 @@ def fixture_state_and_probs(n=60, seed=0):
     state = ActiveState.empty(n)
     labeled = g.choice(n, 15, replace=False)
     state = state.with_labels(labeled, g.integers(0, K + 1, 15), 15.0, 0)
-    return state, {"probs": probs, "features": features, "embeddings": features + g.normal(size=features.shape)}
+    embeddings = features + g.normal(size=features.shape)
+    logits = np.log(np.clip(probs, 1e-300, None)) + g.normal(size=(n, 1))  # softmax(logits) = probs
+    return state, {"probs": probs, "features": features, "embeddings": embeddings,
+                   "logits": logits, "penultimate": (features + g.normal(size=features.shape)).astype(np.float16)}
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_contract(name):
     strategy = get(name)
-    assert strategy.name == name and strategy.needs <= {"probs", "features", "embeddings"}
+    assert strategy.name == name and strategy.needs <= {"probs", "features", "embeddings", "logits", "penultimate"}
     state, outputs = fixture_state_and_probs()
     c1 = strategy.rank(state, outputs, np.random.default_rng(7))
     c2 = strategy.rank(state, outputs, np.random.default_rng(7))

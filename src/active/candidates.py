@@ -72,9 +72,10 @@ def check_outputs(outputs: dict, state, needs: set, name: str, p) -> None:
                             f"collapsed model, or an edited file). Delete it and rerun `dvc repro` (finetune@{name} "
                             f"writes it); if it comes back, the training collapsed: check the learning rate.")
     k = p.active.num_classes
-    if "probs" in needs and outputs["probs"].shape[1] != k + 1:
-        raise DataError(f"{path}: probabilities over {outputs['probs'].shape[1]} classes, but active.num_classes = "
-                        f"{k} needs {k + 1} (K + the non-iD class). Rerun `dvc repro` (finetune depends on it).")
+    for key, what in (("probs", "probabilities"), ("logits", "logits")):
+        if key in needs and outputs[key].shape[1] != k + 1:
+            raise DataError(f"{path}: {what} over {outputs[key].shape[1]} classes, but active.num_classes = {k} "
+                            f"needs {k + 1} (K + the non-iD class). Rerun `dvc repro` (finetune depends on it).")
 
 
 def save_candidates(round_name: str, prev: str, prev_state: ActiveState, candidates: Candidates) -> None:

@@ -1,7 +1,10 @@
 """What a round trains on its labeled state: two learner families behind one interface.
 
-- `BaselineLearner` (Random, LC, Entropy): the three-conv classifier with K + 1 outputs, trained
-  from scratch every round; the strategy reads its pool `probs`.
+- `BaselineLearner` (Random, LC, Entropy, LfOSA, EAOA): the benchmark's classifier with K + 1
+  outputs, trained from scratch every round; the strategy reads its pool `probs`, and the open-set
+  strategies also its `logits` (LfOSA, EAOA) and `penultimate` features (EAOA), written only for
+  the strategies that read them; their detector loss (`Strategy.detector_loss`) replaces the
+  cross-entropy only for them.
 - `DDULearner` (DDU): the baselines' recipe on DDU's network, the residual classifier with
   spectrally normalised convolutions; the strategy reads its pool `probs` and `embeddings`
   (penultimate features, where DDU fits its density).
@@ -25,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from src.active.state import ActiveState
+from src.active.strategies import from_params as strategy_from_params
 from src.active.strategies import get as get_strategy
 from src.core import distributed, paths
 from src.core.config import INITIAL_STATE, Params, to_dict
@@ -33,7 +37,9 @@ from src.core.io import save_torch
 from src.models.nets import memory_format
 from src.models.representation import (REPRESENTATION, RepresentationModel, classifier_from, extract_features,
                                        load_representation, save_representation)
-from src.models.supervised import predict_probs, predict_probs_and_embeddings, train_classifier
+from src.models.supervised import predict_outputs, predict_probs, predict_probs_and_embeddings, train_classifier
+
+CLASSIFIER_OUTPUTS = ("logits", "penultimate")  # what the baselines' classifier adds on request (Strategy.needs)
 
 
 class Learner:
@@ -74,14 +80,29 @@ class BaselineLearner(Learner):
         return self.p.classifier.eval_batch_size
 
     def fit(self, state, images_u8, train_idx, round_name, prev) -> dict:
-        p = self.p
-        self.classifier = train_classifier(images_u8[train_idx], state.labels[train_idx], p.classifier,
-                                           p.active.num_classes + 1, p.seed, f"{round_name}-train")
-        return {"seconds": {}}
+        p, k = self.p, self.p.active.num_classes
+        y = state.labels[train_idx]
+        terms = strategy_from_params(p).detector_loss(bool((y == k).any()))
+        loss_fn = None
+        if terms:  # the open-set strategies' detector (src/models/open_set_loss.py)
+            from src.models.open_set_loss import detector_loss
+
+            loss_fn = detector_loss(p.classifier.label_smoothing, k, **terms)
+        self.classifier = train_classifier(images_u8[train_idx], y, p.classifier, k + 1, p.seed, f"{round_name}-train",
+                                           loss_fn=loss_fn)
+        return {"seconds": {}, **({"detector_loss": terms} if terms else {})}
 
     def pool_outputs(self, images_u8) -> dict:
-        """Class probabilities over the K + 1 outputs (what LC, Entropy and the aux filter read)."""
-        return {"probs": self.predict_probs(images_u8)}
+        """Class probabilities over the K + 1 outputs (what LC, Entropy and the aux filter read), plus
+        the logits and penultimate features (float16: halves the file) for a strategy that reads them."""
+        extra = get_strategy(self.p.strategy).needs & set(CLASSIFIER_OUTPUTS)
+        if not extra:
+            return {"probs": self.predict_probs(images_u8)}
+        out = predict_outputs(self.classifier, images_u8, self.eval_batch_size, "logits" in extra,
+                              "penultimate" in extra)
+        if "penultimate" in out:
+            out["penultimate"] = out["penultimate"].astype(np.float16)
+        return out
 
     def save(self, path) -> Path:
         return save_torch(path, {"learner": self.name, "config": to_dict(self.p.classifier),
@@ -100,7 +121,7 @@ class DDULearner(BaselineLearner):
         self.classifier = train_classifier(
             images_u8[train_idx], state.labels[train_idx], p.classifier, k1, p.seed, f"{round_name}-train",
             make_model=lambda: make_ddu_classifier(k1, p.ddu.width, p.ddu.blocks, in_channels, p.ddu.coeff,
-                                                   p.ddu.power_iterations))
+                                                   p.ddu.power_iterations, p.ddu.mod))
         sigmas = largest_singular_values(self.classifier)
         return {"seconds": {}, "spectral_norm": {"coeff": p.ddu.coeff, "layers": len(sigmas),
                                                  "max_sigma": round(max(sigmas), 4)}}

@@ -1,60 +1,20 @@
 """Acquisition strategies behind one interface and a name -> class registry.
 
 A strategy has a `name` (the value of `strategy` in params.yaml), `needs` (model outputs it
-reads: "probs", "features", "embeddings") and `rank(state, outputs, rng) -> Candidates`: the
-unlabeled pool indices in the order the oracle should examine them, grouped into batches that
-are annotated whole. The round loop never special-cases a strategy.
+reads: "probs", "features", "embeddings", "logits", "penultimate") and
+`rank(state, outputs, rng) -> Candidates`: the unlabeled pool indices in the order the oracle should
+examine them, grouped into batches that are annotated whole. The round loop never special-cases a
+strategy. The open-set baselines (lfosa, eaoa) live in src/active/open_set.py, registered here.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from src.active.state import ActiveState
+from src.active.strategy_base import REGISTRY, Candidates, Strategy, register  # noqa: F401 - the API
 from src.core.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Candidates:
-    order: np.ndarray  # (M,) int64 absolute pool indices, examined first to last
-    batch: np.ndarray  # (M,) int64 non-decreasing batch id; a batch is annotated whole
-
-    def batches(self) -> list[np.ndarray]:
-        if len(self.order) == 0:
-            return []
-        cuts = np.flatnonzero(np.diff(self.batch)) + 1
-        return np.split(self.order, cuts)
-
-    @classmethod
-    def one_by_one(cls, order: np.ndarray) -> "Candidates":
-        order = np.asarray(order, dtype=np.int64)
-        return cls(order, np.arange(len(order), dtype=np.int64))
-
-
-class Strategy:
-    """`quota` is the round's iD target (active.per_round_id) and `num_classes` K; strategies that
-    do not plan passes over clusters ignore both."""
-
-    name: str = ""
-    needs: frozenset = frozenset()
-    seconds: dict = {}  # timings of the last rank() call by part (the cluster strategies: "kmeans")
-    info: dict = {}  # what the last rank() call fitted, for the acquire metrics (DDU: the density)
-
-    def __init__(self, quota: int = 10, num_classes: int = 10):
-        self.quota, self.num_classes = quota, num_classes
-
-    def rank(self, state: ActiveState, outputs: dict, rng: np.random.Generator) -> Candidates:
-        raise NotImplementedError
-
-
-REGISTRY: dict[str, type[Strategy]] = {}
-
-
-def register(cls: type[Strategy]) -> type[Strategy]:
-    REGISTRY[cls.name] = cls
-    return cls
 
 
 def get(name: str, **options) -> Strategy:
@@ -86,6 +46,8 @@ def from_params(p, quota: int | None = None) -> Strategy:
         opts["no_non_id_radius"] = p.cluster.no_non_id_radius
     if issubclass(cls, DDU):
         opts.update(covariance=p.ddu.covariance, density_classes=p.ddu.density_classes)
+    if getattr(cls, "params_section", ""):  # lfosa, eaoa: their own section
+        opts["settings"] = getattr(p, cls.params_section)
     return cls(**opts)
 
 
@@ -268,3 +230,6 @@ class DistanceCL(ClusterStrategy):
             per_cluster.append(members[pos])
         order, batch = passes(per_cluster, quotas(sizes, self.quota))
         return Candidates(order, batch)
+
+
+from src.active import open_set  # noqa: E402,F401 - registers lfosa and eaoa

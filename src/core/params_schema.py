@@ -128,10 +128,42 @@ class DDUConfig:
     blocks: list = param(BLOCKS)  # residual blocks per stage (ResNet-18-SN: width 64, [2, 2, 2, 2])
     coeff: float = param(RATE)  # every convolution's largest singular value is kept <= coeff (DDU: 3)
     power_iterations: int = param(COUNT)  # power-iteration steps per training forward (torch's default: 1)
+    # true: DDU's `-mod` network (its net/resnet.py): leaky ReLU, average-pool + zero-channel shortcuts;
+    # false: ReLU, strided 1x1-convolution shortcuts (src/models/resnet.py)
+    mod: bool = param()
     # ledoit_wolf (shrinkage, full rank for few samples) | jitter (sample covariance); src/active/density.py
     covariance: str = param(choices=("ledoit_wolf", "jitter"))
     # all (the K classes and non-iD class K, as trained) | id (the K classes)
     density_classes: str = param(choices=("all", "id"))
+
+
+@dataclass(frozen=True)
+class LfOSAConfig:
+    # LfOSA (Ning et al. 2022; ningkp/LfOSA): the detector's cross-entropy reads logits / temperature
+    # (README command: --known-T 0.5 --unknown-T 0.5, AL_center_temperature.py)
+    temperature: float = param(RATE)
+    # its per-class 2-component mixture: Sampling.py GaussianMixture(max_iter=10, tol=1e-2, reg_covar=5e-4)
+    mixture_iterations: int = param(COUNT)
+    mixture_tol: float = param(RATE)
+    mixture_reg: float = param(RATE)  # added to each variance
+
+
+@dataclass(frozen=True)
+class EAOAConfig:
+    # EAOA (Zong & Huang 2025; chenchenzong/EAOA main.py): the detector's energy regulariser, weight
+    # --energy-weight 0.01, margins --m-in -25 (iD energies below) and --m-out -7 (non-iD energies above)
+    energy_weight: float = param(PENALTY)
+    m_in: float = param(between(-1e6, 1e6))
+    m_out: float = param(between(-1e6, 1e6))
+    k: int = param(COUNT)  # reverse kNN: each labeled sample's most similar unlabeled (query_strategies.py: 250)
+    k1: int = param(COUNT)  # first round's window: the k1 x n cleanest per class (main.py --k1 5)
+    k1_step: int = param(at_least(0))  # k1 +- this after a round whose iD precision misses the target (--a 1)
+    precision_tolerance: float = param(SHARE)  # no change within this of the target (--z 0.05)
+    target_precision: float = param(SHARE)  # (--target_precision 0.6)
+    # its three 2-component mixtures: query_strategies.py GaussianMixture(max_iter=10, tol=1e-2, reg_covar=5e-4)
+    mixture_iterations: int = param(COUNT)
+    mixture_tol: float = param(RATE)
+    mixture_reg: float = param(RATE)  # added to each variance
 
 
 @dataclass(frozen=True)
@@ -230,6 +262,8 @@ class Params:
     active: ActiveConfig
     classifier: ClassifierConfig
     ddu: DDUConfig
+    lfosa: LfOSAConfig
+    eaoa: EAOAConfig
     contrastive: ContrastiveConfig
     cl_classifier: CLClassifierConfig
     cluster: ClusterConfig

@@ -48,13 +48,14 @@ KINDS = {
         "data": [paths.POOL_NPZ],
     },
     "acquire": {
-        "params": ["seed", "strategy", "active", "cluster", "ddu", "annotation", "pool.id_classes"],
+        "params": ["seed", "strategy", "active", "cluster", "ddu", "lfosa", "eaoa", "annotation", "pool.id_classes"],
         "code": ["stages/acquire.py", "src/core", "src/active", "src/data/pool.py"],
         "data": [paths.POOL_NPZ],
     },
     "finetune": {
         "params": ["seed", "strategy", "oracle", "precision", "compile", "active", "classifier", "ddu", "contrastive",
-                   "cl_classifier", "cluster.features"],
+                   "cl_classifier", "cluster.features", "lfosa.temperature", "eaoa.energy_weight", "eaoa.m_in",
+                   "eaoa.m_out"],  # the open-set detectors' loss terms (the rest of their sections: acquire)
         "code": ["stages/finetune.py", "src/core", "src/active", "src/contrastive", "src/models",
                  "src/data/pool.py"],
         "data": [paths.POOL_NPZ, paths.TEST_NPZ, paths.VAL_NPZ],

@@ -39,15 +39,16 @@ def make_classifier(arch: str, num_outputs: int, width: int, blocks=(2, 2, 2, 2)
 
 
 def make_ddu_classifier(num_outputs: int, width: int, blocks, in_channels: int, coeff: float,
-                        power_iterations: int) -> nn.Module:
+                        power_iterations: int, mod: bool = False) -> nn.Module:
     """DDU's network (Mukhoti et al. 2021): the residual classifier with spectrally normalised
     convolutions (sigma <= coeff, src/models/spectral.py), a plain linear head with K + 1 outputs.
     `in_channels` 3 is ResNet-18-SN on the natural benchmarks; 1 is the MixMNIST variant, the same
     residual network on greyscale 28x28 (DDU needs residual connections, which the three-conv
-    net lacks). Initialised by the global torch generator: seed it before calling."""
+    net lacks). `mod` (`ddu.mod`): DDU's `-mod` network, leaky ReLU and average-pool shortcuts
+    (src/models/resnet.py). Initialised by the global torch generator: seed it before calling."""
     from src.models.spectral import spectral_normalise
 
-    model = ResNetClassifier(num_outputs, width, tuple(blocks), in_channels)
+    model = ResNetClassifier(num_outputs, width, tuple(blocks), in_channels, mod)
     spectral_normalise(model.features, coeff, power_iterations)
     return model
 

@@ -25,10 +25,12 @@ from src.models.nets import make_classifier, memory_format
 
 def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig | CLClassifierConfig,
                      num_outputs: int, seed: int, stream: str,
-                     make_model: Callable[[], torch.nn.Module] | None = None) -> torch.nn.Module:
+                     make_model: Callable[[], torch.nn.Module] | None = None,
+                     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.nn.Module:
     """Supervised training with cross-entropy over K + 1 outputs. `make_model` builds the network
     (default: a fresh classifier of cfg.arch, cfg.width, cfg.blocks: the baselines); it runs right after the
-    global torch generator is seeded, so a new linear head is initialised reproducibly."""
+    global torch generator is seeded, so a new linear head is initialised reproducibly. `loss_fn(logits,
+    labels)` replaces the cross-entropy (the open-set detectors, src/models/open_set_loss.py)."""
     seed_everything(seed, f"{stream}-init")
     order = torch_generator(seed, f"{stream}-order")
     device = get_device()
@@ -60,7 +62,10 @@ def train_classifier(images_u8: np.ndarray, labels: np.ndarray, cfg: ClassifierC
                 xb = x[on_device].contiguous(memory_format=fmt)
             with precision.autocast(device):  # bf16: the network's products; the loss stays fp32
                 logits = step_model(xb)
-            loss = F.cross_entropy(logits.float(), y[on_device], label_smoothing=cfg.label_smoothing)
+            if loss_fn is None:
+                loss = F.cross_entropy(logits.float(), y[on_device], label_smoothing=cfg.label_smoothing)
+            else:
+                loss = loss_fn(logits.float(), y[on_device])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip is not None:
@@ -85,20 +90,34 @@ def predict_probs(model, images_u8: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 
 
-@torch.no_grad()
 def predict_probs_and_embeddings(model, images_u8: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """One pass of a classifier with `.features` and `.head`: softmax over the K + 1 outputs (float32
     (N, K + 1)) and the penultimate features the head reads (float32 (N, D))."""
+    out = predict_outputs(model, images_u8, batch_size, logits=False, penultimate=True)
+    return out["probs"], out["penultimate"]
+
+
+@torch.no_grad()
+def predict_outputs(model, images_u8: np.ndarray, batch_size: int, logits: bool, penultimate: bool) -> dict:
+    """One pass of a classifier with `.features` and `.head`: `probs` (softmax over the K + 1
+    outputs, float32, as predict_probs), and on request `logits` (float32 (N, K + 1)) and
+    `penultimate` (the features the head reads, float32 (N, D))."""
     model.eval()
     device, fmt = next(model.parameters()).device, memory_format(model)
-    probs, feats = [], []
+    parts = {"probs": [], "logits": [], "penultimate": []}
     for s in range(0, len(images_u8), batch_size):
         with precision.autocast(device):
             f = model.features(to_input(images_u8[s:s + batch_size]).to(device, memory_format=fmt))
-            logits = model.head(f)
-        probs.append(torch.softmax(logits.float(), 1).cpu().numpy())
-        feats.append(f.float().cpu().numpy())
-    return np.concatenate(probs).astype(np.float32), np.concatenate(feats).astype(np.float32)
+            z = model.head(f)
+        parts["probs"].append(torch.softmax(z.float(), 1).cpu().numpy())
+        parts["logits"].append(z.float().cpu().numpy())
+        parts["penultimate"].append(f.float().cpu().numpy())
+    out = {"probs": np.concatenate(parts["probs"]).astype(np.float32)}
+    if logits:
+        out["logits"] = np.concatenate(parts["logits"]).astype(np.float32)
+    if penultimate:
+        out["penultimate"] = np.concatenate(parts["penultimate"]).astype(np.float32)
+    return out
 
 
 def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:

@@ -7,7 +7,9 @@ benchmark's `classifier` recipe (params.yaml: the same schedule as the baselines
 samples of the pool, n = the stage-0 size and the stopping-rule size, and writes its accuracy on
 the validation split (never the test set) beside the baselines' own network and training seconds.
 The control row with `coeff` 1e9 never binds the singular values: it shows what spectral
-normalisation itself changes. Needs the pool and validation split (`dvc repro build_pool`).
+normalisation itself changes. Every candidate is the network `ddu.mod` of `--params` picks (DDU's
+`-mod` one when true), so a params file with `mod: true` gives the table to set it against.
+Needs the pool and validation split (`dvc repro build_pool`).
 """
 from __future__ import annotations
 
@@ -52,12 +54,14 @@ def main(argv=None) -> int:
         idx = np.sort(rng(args.seed, f"ddu-network-{n}").choice(id_rows, n, replace=False))
         x, y = pool["images"][idx], pool["label"][idx].astype(np.int64)
         nets = [(f"baselines' network ({p.classifier.arch}, width {p.classifier.width})", None)]
-        nets += [(f"DDU width {w}, blocks {b}, coeff {c or p.ddu.coeff:g}", (w, b, c or p.ddu.coeff))
+        nets += [(f"DDU{' -mod' if p.ddu.mod else ''} width {w}, blocks {b}, coeff {c or p.ddu.coeff:g}",
+                  (w, b, c or p.ddu.coeff))
                  for w, b, c in CANDIDATES]
         for name, spec in nets:
             t0 = time.perf_counter()
             make = None if spec is None else (
-                lambda s=spec: make_ddu_classifier(k1, s[0], s[1], in_channels, s[2], p.ddu.power_iterations))
+                lambda s=spec: make_ddu_classifier(k1, s[0], s[1], in_channels, s[2], p.ddu.power_iterations,
+                                                   p.ddu.mod))
             model = train_classifier(x, y, p.classifier, k1, args.seed, "ddu-network-train", make_model=make)
             seconds = time.perf_counter() - t0
             acc = accuracy(predict_probs(model, val["images"], p.classifier.eval_batch_size), val["labels"])
@@ -70,7 +74,8 @@ def main(argv=None) -> int:
              f"Training seconds on the machine that ran it.", "",
              "| labeled iD | network | validation accuracy | training s |", "|---|---|---|---|"]
     lines += [f"| {n} | {name} | {acc:.4f} | {s:.1f} |" for n, name, acc, s in rows]
-    lines += ["", f"In use (`ddu` in {args.params}): width {p.ddu.width}, blocks {p.ddu.blocks}, coeff {p.ddu.coeff:g}."]
+    lines += ["", f"In use (`ddu` in {args.params}): width {p.ddu.width}, blocks {p.ddu.blocks}, "
+              f"coeff {p.ddu.coeff:g}, mod {str(p.ddu.mod).lower()}."]
     save_text(args.out, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -33,8 +33,12 @@ PAPER_MIXCIFAR60 = {  # Table 2 of the paper, MixCIFAR60 (ResNet-18, 60,000-imag
 }
 
 
-LABELS = {"ddu": "DDU"}  # strategies without a row in a paper table (DDU on MixMNIST)
-OWN_SECTIONS = {"ddu": ("ddu",)}  # params sections that only one strategy reads
+# strategies without a row in a paper table (DDU on MixMNIST; LfOSA and EAOA are not in the paper: '-')
+LABELS = {"ddu": "DDU", "lfosa": "LfOSA", "eaoa": "EAOA"}
+# params sections that only one strategy reads: left out of the shared setting (so the `lfosa` and
+# `eaoa` sections, issue 26, need no ADDED_PARAMS entry: older runs of every strategy keep their
+# setting), and a suffix on that strategy's own rows
+OWN_SECTIONS = {"ddu": ("ddu",), "lfosa": ("lfosa",), "eaoa": ("eaoa",)}
 
 
 # Params added after runs were recorded, each with the value that does what the code did before the
@@ -51,7 +55,9 @@ ADDED_PARAMS = {"benchmark": "mixmnist", "pool.id_classes": None, "pool.ambiguou
                 # issue 24: the networks' precision (every run before it computed in fp32)
                 "precision": "fp32",
                 # issue 24: torch.compile of the training steps (every run before it ran eager)
-                "compile": False}
+                "compile": False,
+                # issue 26: DDU's -mod network (every DDU run before it used ReLU and 1x1-conv shortcuts)
+                "ddu.mod": False}
 
 
 def with_added_params(params: dict) -> dict:
