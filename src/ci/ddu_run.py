@@ -13,7 +13,13 @@ import torch
 import yaml
 
 from src.core import paths
-from src.report.table2_rows import with_added_params
+from src.report.table2_rows import OWN_SECTIONS, with_added_params
+
+
+def _ddu_reads(params: dict) -> dict:
+    """`params` without the sections only other strategies read (added later, e.g. `lfosa`)."""
+    others = {s for name, own in OWN_SECTIONS.items() if name != "ddu" for s in own}
+    return {k: v for k, v in params.items() if k not in others}
 
 
 def main(folder: str) -> int:
@@ -30,7 +36,8 @@ def main(folder: str) -> int:
           f"r01 density over {acq['density']['classes']} classes (jitter {acq['density']['jitter']:g}), "
           f"max sigma {fin['spectral_norm']['max_sigma']}")
     run = Path(folder) / "runs" / f"ddu-s{params['seed']}"
-    committed = with_added_params(yaml.safe_load((run / "params.yaml").read_text()))  # keys added since
+    committed = _ddu_reads(with_added_params(yaml.safe_load((run / "params.yaml").read_text())))  # keys added since
+    params = _ddu_reads(params)
     curve = paths.CURVE_CSV.read_text().splitlines()
     if params == committed:
         same = paths.SUMMARY.read_bytes() == (run / "summary.json").read_bytes() and \
