@@ -214,3 +214,32 @@ def test_mixcifar60_offline_names_every_missing_file(mixcifar_dir, capsys):
     err = capsys.readouterr().err
     assert "SVHN/train_32x32.mat" in err and "LSUN_fix.npy" in err and "github.com/alinlab/CSI" in err
     assert not paths.SOURCE_NPZ.exists()  # nothing half-written
+
+
+@pytest.mark.parametrize("strategy, keys", [("lfosa", {"probs", "logits"}),
+                                            ("eaoa", {"probs", "logits", "penultimate"})])
+def test_standin_open_set_strategy_through_two_rounds(standin_dir, strategy, keys):
+    """`dvc exp run -S strategy=lfosa|eaoa` on a natural-image benchmark, stage by stage: the ResNet
+    classifier writes what the strategy reads, and acquire ranks every unlabeled sample twice (the
+    second time with labeled non-iD, EAOA's k1 adapted from r01's precision)."""
+    _set(standin_dir, strategy=strategy)
+    for module in DATA:
+        assert run_stage(module) == 0, module.__name__
+    steps = [(init_state, ()), (annotate, ("--round", "r00")), (finetune, ("--round", "r00"))]
+    for r, prev in (("r01", "r00"), ("r02", "r01")):
+        steps += [(acquire, ("--round", r, "--prev", prev)), (annotate, ("--round", r, "--prev", prev)),
+                  (finetune, ("--round", r, "--prev", prev))]
+    for module, argv in steps:
+        assert run_stage(module, *argv) == 0, (module.__name__, argv)
+    n = len(load_npz(paths.POOL_NPZ)["category"])
+    out = load_npz(paths.outputs("r01"))
+    assert keys <= set(out) and out["logits"].shape == (n, 7)  # K + 1 = 7 logits of the baselines' ResNet
+    if "penultimate" in keys:
+        assert out["penultimate"].shape[0] == n and out["penultimate"].dtype == np.float16
+    for r in ("r01", "r02"):
+        acq = json.loads(paths.round_metrics(r, "acquire").read_text())
+        ann = json.loads(paths.round_metrics(r, "annotate").read_text())
+        assert acq["strategy"] == strategy and ann["quota_met"] and ann["id_found"] == 3, (acq, ann)
+    if strategy == "eaoa":
+        info = json.loads(paths.round_metrics("r02", "acquire").read_text())["eaoa"]
+        assert info["k1"] >= 1 and info["rknn_seconds"] >= 0, info

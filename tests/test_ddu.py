@@ -12,6 +12,7 @@ from src.core import config
 from src.core.errors import ConfigError
 from src.models.nets import make_ddu_classifier
 from src.models.spectral import largest_singular_values
+from tests.conftest import ROOT
 from tests.test_config import write
 
 K = 3
@@ -105,7 +106,8 @@ def test_ddu_options_come_from_params_and_are_checked(tmp_path):
                                                 d["ddu"].update(covariance="jitter", density_classes="id"))))
     s = from_params(p)
     assert isinstance(s, DDU) and (s.covariance, s.density_classes) == ("jitter", "id")
-    assert p.ddu.mod is False  # every profile: the plain network, as before the key existed
+    assert p.ddu.mod is False  # quick MixMNIST: the plain network (a tie on validation, results/tuning-quick)
+    assert config.load(ROOT / "configs" / "quick-standin.yaml").ddu.mod is True  # the stand-in: -mod won there
     with pytest.raises(ConfigError, match="ddu.mod: expected true or false"):
         config.load(write(tmp_path, lambda d: d["ddu"].update(mod="leaky")))
     with pytest.raises(ConfigError, match="ddu.covariance"):

@@ -172,3 +172,30 @@ def test_folder_params_are_checked(tmp_path, change, message):
     path.write_text(yaml.safe_dump(p))
     with pytest.raises(ConfigError, match=message):
         config.load(path)
+
+
+
+@pytest.mark.parametrize("strategy", ["lfosa", "eaoa"])
+def test_open_set_strategy_on_a_folder_pool_with_a_person(own, strategy):
+    """The open-set strategies with the file oracle: r01's queries.csv lists every image not yet
+    answered once, in the strategy's order, and the person's answers (grey = non-iD) train the model."""
+    from src.ci.scripted_person import read_queries
+
+    p = folder_params()
+    p["strategy"] = strategy
+    Path("params.yaml").write_text(yaml.safe_dump(p))
+    for module in (fetch_data, train_vae, train_ensemble, make_ambiguous, build_pool, init_state):
+        assert run_stage(module) == 0, module.__name__
+    person = lambda row: own[row["file"]]  # noqa: E731
+    assert run_stage(annotate, "--round", "r00") == 2
+    answered = answer_round("r00", person, 3)
+    assert run_stage(annotate, "--round", "r00") == 0 and run_stage(finetune, "--round", "r00") == 0
+    args = ("--round", "r01", "--prev", "r00")
+    assert run_stage(acquire, *args) == 0
+    listed = [row["pool_index"] for row in read_queries("r01")]
+    assert len(listed) == len(set(listed)) == 30 - answered
+    assert run_stage(annotate, *args) == 2
+    answer_round("r01", person, 2)
+    assert run_stage(annotate, *args) == 0 and run_stage(finetune, *args) == 0
+    assert json.loads(paths.round_metrics("r01", "acquire").read_text())["strategy"] == strategy
+    assert json.loads(paths.round_metrics("r01", "annotate").read_text())["examined_id"] == 2
