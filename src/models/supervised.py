@@ -104,20 +104,17 @@ def predict_outputs(model, images_u8: np.ndarray, batch_size: int, logits: bool,
     `penultimate` (the features the head reads, float32 (N, D))."""
     model.eval()
     device, fmt = next(model.parameters()).device, memory_format(model)
-    parts = {"probs": [], "logits": [], "penultimate": []}
+    parts = {"probs": [], "logits": [], "penultimate": []}  # only what was asked for is kept
     for s in range(0, len(images_u8), batch_size):
         with precision.autocast(device):
             f = model.features(to_input(images_u8[s:s + batch_size]).to(device, memory_format=fmt))
             z = model.head(f)
         parts["probs"].append(torch.softmax(z.float(), 1).cpu().numpy())
-        parts["logits"].append(z.float().cpu().numpy())
-        parts["penultimate"].append(f.float().cpu().numpy())
-    out = {"probs": np.concatenate(parts["probs"]).astype(np.float32)}
-    if logits:
-        out["logits"] = np.concatenate(parts["logits"]).astype(np.float32)
-    if penultimate:
-        out["penultimate"] = np.concatenate(parts["penultimate"]).astype(np.float32)
-    return out
+        if logits:
+            parts["logits"].append(z.float().cpu().numpy())
+        if penultimate:
+            parts["penultimate"].append(f.float().cpu().numpy())
+    return {k: np.concatenate(v).astype(np.float32) for k, v in parts.items() if v}
 
 
 def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
