@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from src.active.clusters import distance_order, passes, quotas
+from src.active.clusters import distance_order, excluded_clusters, passes, quotas
 from src.active.state import ActiveState
 from src.active.strategies import get
 
@@ -52,6 +52,31 @@ def test_distance_cl_farthest_option():
     s = get("distance_cl", quota=4, num_classes=K, no_non_id_radius=1.0)
     order = s.rank(state, {"features": feats}, np.random.default_rng(0)).order.tolist()
     assert [abs(feats[i][0]) for i in order if i in c] == [2, 2, 1, 1]
+
+
+def test_exclude_majority_leaves_out_every_mostly_non_id_cluster():
+    """A has 2 labeled non-iD and no labeled iD, B 3 and none: `majority` (ours) leaves both out,
+    the paper's `most` only B; once A's labeled members are mostly iD, A is back."""
+    feats, state, a, b, c = scene()
+    order = get("distance_cl", quota=4, num_classes=K, exclude="majority").rank(
+        state, {"features": feats}, np.random.default_rng(0)).order.tolist()
+    assert sorted(order) == sorted(c)  # only the cluster without labeled non-iD is examined
+    more_id = state.with_labels(np.array([0, 1, 2]), np.array([0, 1, 0]), 3.0, 1)  # 3 labeled iD in A
+    s = get("distance_cl", quota=4, num_classes=K, exclude="majority")
+    order = s.rank(more_id, {"features": feats}, np.random.default_rng(0)).order.tolist()
+    assert set(order) & set(a) and not set(order) & set(b) and len(s.info["excluded_clusters"]) == 1
+
+
+def test_excluded_clusters_rules():
+    assign = np.array([0, 0, 0, 1, 1, 2, 2])
+    labeled = np.array([0, 1, 3, 4, 5])
+    non_id = np.array([True, False, True, True, False])  # cluster 0: 1 vs 1; 1: 2 vs 0; 2: 0 vs 1
+    assert excluded_clusters(assign, labeled, non_id, 3, "most") == [1]
+    assert excluded_clusters(assign, labeled, non_id, 3, "majority") == [1]  # a tie is not a majority
+    assert excluded_clusters(assign, labeled, np.ones(5, bool), 3, "majority") == [0]  # all: the paper's (2 = 2: lowest)
+    assert excluded_clusters(assign, labeled, np.zeros(5, bool), 3, "majority") == []  # nothing non-iD labeled
+    with pytest.raises(ValueError, match="cluster.exclude: 'all' is not one of most, majority"):
+        excluded_clusters(assign, labeled, non_id, 3, "all")
 
 
 def test_random_cl_quotas_and_membership():
@@ -125,4 +150,7 @@ def test_from_params_passes_the_cluster_options():
     p = replace(p, strategy="distance_cl", cluster=replace(p.cluster, no_non_id_radius=0.5, n_init=2))
     s = from_params(p, quota=7)
     assert isinstance(s, DistanceCL) and s.no_non_id_radius == 0.5 and s.n_init == 2 and s.quota == 7
+    assert s.exclude == "most"  # the paper's rule in every profile
+    assert from_params(replace(p, strategy="distance_cl", cluster=replace(p.cluster, exclude="majority"))).exclude \
+        == "majority"
     assert from_params(replace(p, strategy="entropy")).quota == p.active.per_round_id

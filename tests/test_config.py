@@ -52,6 +52,7 @@ def test_missing_key(tmp_path):
     ("ambiguous", "mix", "seventy", "ambiguous.mix: expected a number"),
     ("data", "check_counts", "yes", "expected true or false"),
     ("data", "source", "ftp", "data.source = 'ftp' is not one of"),
+    ("cluster", "exclude", "all", "cluster.exclude = 'all' is not one of most, majority"),
 ])
 def test_bad_values(tmp_path, section, key, value, match):
     path = write(tmp_path, lambda p: p[section].update({key: value}))

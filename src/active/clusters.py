@@ -38,6 +38,26 @@ def non_id_cluster(assign: np.ndarray, labeled: np.ndarray, non_id: np.ndarray, 
     return int(np.argmax(counts)) if counts.max() > 0 else None
 
 
+EXCLUDE_RULES = ("most", "majority")
+
+
+def excluded_clusters(assign: np.ndarray, labeled: np.ndarray, non_id: np.ndarray, n_clusters: int,
+                      rule: str = "most") -> list[int]:
+    """The clusters Distance(CL) leaves out (`cluster.exclude`). `most`: the paper's Algorithm 1,
+    the one cluster holding the most labeled non-iD samples (none while nothing non-iD is labeled).
+    `majority` (ours, beyond the paper): every cluster whose labeled members are mostly non-iD
+    (more labeled non-iD than labeled iD); if that would leave no cluster, the paper's rule."""
+    if rule not in EXCLUDE_RULES:
+        raise ValueError(f"cluster.exclude: {rule!r} is not one of {', '.join(EXCLUDE_RULES)}")
+    most = non_id_cluster(assign, labeled, non_id, n_clusters)
+    if rule == "most" or most is None:
+        return [] if most is None else [most]
+    n_non = np.bincount(assign[labeled[non_id]], minlength=n_clusters)
+    n_id = np.bincount(assign[labeled[~non_id]], minlength=n_clusters)
+    mostly = np.flatnonzero(n_non > n_id)
+    return [most] if len(mostly) in (0, n_clusters) else mostly.tolist()
+
+
 def distance_order(dist: np.ndarray, radius: float, tiebreak: np.ndarray) -> np.ndarray:
     """Algorithm 1's order within a cluster: inside the radius (dist <= radius) farthest first,
     i.e. nearest the boundary; then outside, nearest first. Returns positions into `dist`."""

@@ -43,7 +43,7 @@ def from_params(p, quota: int | None = None) -> Strategy:
     if issubclass(cls, ClusterStrategy):
         opts["n_init"] = p.cluster.n_init
     if issubclass(cls, DistanceCL):
-        opts["no_non_id_radius"] = p.cluster.no_non_id_radius
+        opts.update(no_non_id_radius=p.cluster.no_non_id_radius, exclude=p.cluster.exclude)
     if issubclass(cls, DDU):
         opts.update(covariance=p.ddu.covariance, density_classes=p.ddu.density_classes)
     if getattr(cls, "params_section", ""):  # lfosa, eaoa: their own section
@@ -187,8 +187,9 @@ class RandomCL(ClusterStrategy):
 
 @register
 class DistanceCL(ClusterStrategy):
-    """Distance(CL), Algorithm 1. The cluster with the most labeled non-iD samples is excluded.
-    In every other cluster the radius is the distance from the centroid to its closest labeled
+    """Distance(CL), Algorithm 1. The cluster with the most labeled non-iD samples is excluded
+    (`exclude` "most"; "majority", ours: every cluster whose labeled members are mostly non-iD,
+    clusters.excluded_clusters). In every other cluster the radius is the distance from the centroid to its closest labeled
     non-iD feature; samples inside are examined farthest first (nearest the boundary), then
     samples outside nearest first. A cluster without labeled non-iD has no such radius; it uses
     the `no_non_id_radius` quantile of its own members' centroid distances instead: 0 = nearest
@@ -198,25 +199,28 @@ class DistanceCL(ClusterStrategy):
 
     name = "distance_cl"
 
-    def __init__(self, quota: int = 10, num_classes: int = 10, n_init: int = 3, no_non_id_radius: float = 0.0):
+    def __init__(self, quota: int = 10, num_classes: int = 10, n_init: int = 3, no_non_id_radius: float = 0.0,
+                 exclude: str = "most"):
         super().__init__(quota, num_classes, n_init)
         self.no_non_id_radius = no_non_id_radius  # a quantile in [0, 1], checked with params
+        self.exclude = exclude  # "most" (the paper) | "majority", checked with params
 
     def rank(self, state, outputs, rng):
-        from src.active.clusters import distance_order, non_id_cluster, passes, quotas
+        from src.active.clusters import distance_order, excluded_clusters, passes, quotas
 
         feats, assign, centroids = self._clusters(state, outputs, rng)
         k_all = len(centroids)
         labeled = state.labeled
         non_id = state.labels[labeled] == self.num_classes
-        excluded = non_id_cluster(assign, labeled, non_id, k_all)
+        excluded = excluded_clusters(assign, labeled, non_id, k_all, self.exclude)
+        self.info = {"excluded_clusters": excluded}
         unl = state.unlabeled
         dist = np.linalg.norm(feats - centroids[assign], axis=1)
         sizes = np.bincount(assign, minlength=k_all).astype(np.float64)
         per_cluster = []
         for k in range(k_all):
             members = unl[assign[unl] == k]
-            if k == excluded:
+            if k in excluded:
                 sizes[k] = 0.0
                 per_cluster.append(members[:0])
                 continue

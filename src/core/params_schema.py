@@ -212,6 +212,9 @@ class ClusterConfig:
     # Distance(CL), clusters without labeled non-iD: radius = this quantile of the cluster's centroid
     # distances (0: nearest first, 1: farthest first)
     no_non_id_radius: float = param(SHARE)
+    # Distance(CL)'s excluded clusters: most (paper: the one with the most labeled non-iD) | majority
+    # (ours: every cluster whose labeled members are mostly non-iD)
+    exclude: str = param(choices=("most", "majority"))
     # CL methods' stage 0: strategy (paper: the CL strategy on pretrained features, charged for every
     # sample examined) | random (init_id random iD, as baselines)
     stage0: str = param(choices=("strategy", "random"))

@@ -57,7 +57,9 @@ ADDED_PARAMS = {"benchmark": "mixmnist", "pool.id_classes": None, "pool.ambiguou
                 # issue 24: torch.compile of the training steps (every run before it ran eager)
                 "compile": False,
                 # issue 26: DDU's -mod network (every DDU run before it used ReLU and 1x1-conv shortcuts)
-                "ddu.mod": False}
+                "ddu.mod": False,
+                # issue 27: Distance(CL)'s excluded clusters (every run before it used the paper's rule)
+                "cluster.exclude": "most"}
 
 
 def with_added_params(params: dict) -> dict:
