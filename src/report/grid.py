@@ -35,7 +35,7 @@ from src.core.log import log
 from src.report.collect import collect
 from src.report.results import build, run_dir
 
-STRATEGIES = ["random", "least_confidence", "entropy", "ddu", "random_cl", "distance_cl"]
+STRATEGIES = ["random", "least_confidence", "entropy", "ddu", "random_cl", "distance_cl", "lfosa", "eaoa"]
 COPIED = {"summary.json": paths.SUMMARY, "curve.csv": paths.CURVE_CSV, "rounds.csv": paths.ROUNDS_CSV}
 
 

@@ -101,7 +101,8 @@ def table(runs: list[dict]) -> str:
         f"Acc. @ B: test accuracy at annotation budget B, linear in log cost between states, the final "
         f"accuracy after the stop; AUC log-cost: mean accuracy over log cost in "
         f"[{p['report']['auc_range'][0]}, {p['report']['auc_range'][1]}]. "
-        f"Columns headed *paper* are the paper's Table 2 ({PAPER_NOTE[paper_name]}), not ours.",
+        f"Columns headed *paper* are the paper's Table 2 ({PAPER_NOTE[paper_name]}), not ours; `-` there: "
+        f"the paper has no such row (LfOSA and EAOA are not in the paper at all; our own comparison).",
     ]
     return "\n".join(lines + notes) + "\n"
 
