@@ -24,7 +24,7 @@ from src.core.config import read_yaml
 from src.core.errors import DataError
 from src.core.io import save_figure, save_text, stage_outputs
 from src.report.budget import accuracy_at
-from src.report.table2_rows import (AT_THE_STOP, ID_PRECISION, PAPER_MIXCIFAR60, PAPER_MIXMNIST, REQUIRED, mean_std,
+from src.report.table2_rows import (AT_THE_STOP, ID_PRECISION, LABELS, PAPER_MIXCIFAR60, PAPER_MIXMNIST, REQUIRED, mean_std,
                                     ordered, paper_rows, setting_of, table_lines)
 
 PAPER_NOTE = {"MixMNIST": "MixMNIST: 93,724-image pool, full-size models",
@@ -128,7 +128,8 @@ def figure(runs: list[dict], title: str):
     costs = [c["cost"] for r in runs for c in r["curve"]]
     grid = np.exp(np.linspace(math.log(min(costs)), math.log(max(costs)), 300))
     for (strategy, setting), rs in groups(runs).items():
-        label = PAPER_MIXCIFAR60.get(strategy, PAPER_MIXMNIST.get(strategy, (strategy,)))[0]
+        label = PAPER_MIXCIFAR60.get(strategy, PAPER_MIXMNIST.get(
+            strategy, (f"{LABELS.get(strategy, strategy)}, not in the paper",)))[0]
         stop_cost = np.mean([r["summary"]["cost"] for r in rs])
         g = grid[grid <= max(r["summary"]["cost"] for r in rs)]
         mean, std = mean_curve(rs, g)
