@@ -28,16 +28,12 @@ import numpy as np
 from src.core.errors import DataError
 from src.core.io import save_text
 from src.report.results import load_runs
-from src.report.table2_rows import LABELS, PAPER_MIXCIFAR60
+from src.report.table2_rows import display_name as name
 
 CLAIMS = "claims.md"
 BASELINES = ("random", "least_confidence", "entropy", "ddu")
 CL = ("random_cl", "distance_cl")
 OPEN_SET = ("lfosa", "eaoa")
-
-
-def name(strategy: str) -> str:
-    return PAPER_MIXCIFAR60[strategy][0] if strategy in PAPER_MIXCIFAR60 else LABELS.get(strategy, strategy)
 
 
 def t_interval(diffs: list[float]) -> tuple[float, float, float] | None:
@@ -76,7 +72,7 @@ class Paired:
             if s == main:
                 self.by.setdefault(r["strategy"], {})[r["seed"]] = r
         self.params = next(r["params"] for r, s in zip(runs, settings) if s == main)
-        self.budgets = [b for b in self.params["report"]["budgets"]]
+        self.budgets = list(self.params["report"]["budgets"])
 
     def has(self, *strategies) -> bool:
         return all(s in self.by for s in strategies)

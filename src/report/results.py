@@ -24,8 +24,8 @@ from src.core.config import read_yaml
 from src.core.errors import DataError
 from src.core.io import save_figure, save_text, stage_outputs
 from src.report.budget import accuracy_at
-from src.report.table2_rows import (AT_THE_STOP, ID_PRECISION, LABELS, PAPER_MIXCIFAR60, PAPER_MIXMNIST, REQUIRED, mean_std,
-                                    ordered, paper_rows, setting_of, table_lines)
+from src.report.table2_rows import (AT_THE_STOP, ID_PRECISION, PAPER_MIXCIFAR60, PAPER_MIXMNIST, REQUIRED, mean_std,
+                                    display_name, ordered, paper_rows, setting_of, table_lines)
 
 PAPER_NOTE = {"MixMNIST": "MixMNIST: 93,724-image pool, full-size models",
               "MixCIFAR60": "MixCIFAR60: 60,000-image pool, ResNet-18, 2,000 iD per round up to 20,000; the "
@@ -128,8 +128,8 @@ def figure(runs: list[dict], title: str):
     costs = [c["cost"] for r in runs for c in r["curve"]]
     grid = np.exp(np.linspace(math.log(min(costs)), math.log(max(costs)), 300))
     for (strategy, setting), rs in groups(runs).items():
-        label = PAPER_MIXCIFAR60.get(strategy, PAPER_MIXMNIST.get(
-            strategy, (f"{LABELS.get(strategy, strategy)}, not in the paper",)))[0]
+        label = display_name(strategy) + ("" if strategy in PAPER_MIXCIFAR60 or strategy in PAPER_MIXMNIST
+                                          else ", not in the paper")
         stop_cost = np.mean([r["summary"]["cost"] for r in rs])
         g = grid[grid <= max(r["summary"]["cost"] for r in rs)]
         mean, std = mean_curve(rs, g)

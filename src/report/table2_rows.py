@@ -35,6 +35,12 @@ PAPER_MIXCIFAR60 = {  # Table 2 of the paper, MixCIFAR60 (ResNet-18, 60,000-imag
 
 # strategies without a row in a paper table (DDU on MixMNIST; LfOSA and EAOA are not in the paper: '-')
 LABELS = {"ddu": "DDU", "lfosa": "LfOSA", "eaoa": "EAOA"}
+
+
+def display_name(strategy: str) -> str:
+    """A strategy's name in tables, figures and claims: the paper's where it has one."""
+    row = PAPER_MIXCIFAR60.get(strategy) or PAPER_MIXMNIST.get(strategy)
+    return row[0] if row else LABELS.get(strategy, strategy)
 # params sections that only one strategy reads: left out of the shared setting (so the `lfosa` and
 # `eaoa` sections, issue 26, need no ADDED_PARAMS entry: older runs of every strategy keep their
 # setting), and a suffix on that strategy's own rows
