@@ -172,3 +172,62 @@ def test_out_of_space_during_finetune_is_a_message_and_changes_nothing(ws):
     assert child.returncode == 2 and "Traceback" not in err, err
     assert "could not be written" in err and "Free space" in err, err
     assert outputs(ws) == before
+
+
+
+# ---------------------------------------------------------------- a signal ends the process without unwinding it
+_STAGE = """
+import os, signal, sys, threading, time
+from src.core import io
+from src.core.cli import run
+
+def main(params_path):
+    with io.stage_outputs("a.txt", "b.txt"):
+        io.save_text("a.txt", "new a")
+        io.save_text("b.txt", "new b")
+        if os.environ["MODE"] == "stuck-cleanup":
+            lock = threading.Lock()
+            try:
+                print("ready", flush=True)
+                time.sleep(60)
+            finally:  # cleanup that never returns, as DVCLive's end() on a queue left locked by an exception
+                lock.acquire()
+                lock.acquire()
+        else:  # the signal arrives between the two final renames
+            put = io._put
+            def put_then_signal(partial, final):
+                put(partial, final)
+                os.kill(os.getpid(), signal.SIGTERM)
+            io._put = put_then_signal
+
+run(main, "a test stage")
+"""
+
+
+def _start_stage(tmp_path: Path, mode: str) -> subprocess.Popen:
+    (tmp_path / "stage.py").write_text(_STAGE)
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.txt").write_text(f"old {name}")
+    return subprocess.Popen([sys.executable, "stage.py"], cwd=tmp_path, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT), "MODE": mode})
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
+def test_a_signal_ends_the_stage_even_when_its_cleanup_would_block(tmp_path, how):
+    child = _start_stage(tmp_path, "stuck-cleanup")
+    assert child.stdout.readline() == "ready\n"
+    child.send_signal(getattr(signal, how))
+    _, err = child.communicate(timeout=30)  # unwinding would run the blocking cleanup: a hang
+    assert child.returncode == 128 + getattr(signal, how), err
+    assert f"terminated ({how}); the stage's outputs are unchanged" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "stage.py"]  # no partial file
+    assert [(tmp_path / f"{n}.txt").read_text() for n in "ab"] == ["old a", "old b"]
+
+
+def test_a_signal_during_the_final_renames_acts_after_them(tmp_path):
+    child = _start_stage(tmp_path, "signal-in-commit")
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 128 + signal.SIGTERM, err
+    assert "the stage had written all its outputs; they are complete" in err
+    assert [(tmp_path / f"{n}.txt").read_text() for n in "ab"] == ["new a", "new b"]  # never a mixed set
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "stage.py"]

@@ -1,16 +1,20 @@
 """Shared entry point for stage scripts: parse arguments, run, turn UserError into a clean exit.
 
-SIGTERM (what `kill` and job schedulers send) is turned into an exit that unwinds the stage, so
-`stage_outputs` removes its partial files and folders as it does on an exception; SIGKILL skips
-that, and the next run of the stage cleans up. Either way every declared output, the DVCLive
+SIGTERM (what `kill` and job schedulers send) and SIGINT (Ctrl-C) remove the open `stage_outputs`
+transaction's partial files and folders, then end the process at once (os._exit). The stage is not
+unwound through the libraries it was in: an exception raised at an arbitrary point inside one can
+leave its locks held, and DVCLive's `end()` then waited forever on its own queue (a CI run hung
+that way). A signal during the final renames acts after them (src/core/io.py). SIGKILL skips all
+this, and the next run of the stage cleans up. Either way every declared output, the DVCLive
 folders included, is as it was (a stage writes them all inside `stage_outputs`)."""
 import argparse
 import inspect
+import os
 import signal
 import sys
 
 from src.core.errors import UserError
-from src.core.io import NO_SPACE, no_space_message
+from src.core.io import NO_SPACE, abort_now, no_space_message, signal_deferred
 
 
 def run(main, description: str, argv=None) -> None:
@@ -26,6 +30,7 @@ def run(main, description: str, argv=None) -> None:
     args = vars(parser.parse_args(argv))
     if argv is None:  # a real process (tests call run() in-process and keep their own handlers)
         signal.signal(signal.SIGTERM, _terminated)
+        signal.signal(signal.SIGINT, _terminated)
     try:
         main(args.pop("params"), **args)
     except UserError as exc:
@@ -39,5 +44,16 @@ def run(main, description: str, argv=None) -> None:
 
 
 def _terminated(signum, frame):
-    print("error: terminated (SIGTERM); the stage's outputs are unchanged", file=sys.stderr)
-    sys.exit(128 + signum)
+    if signal_deferred(signum):  # inside the final renames: this handler runs again after them
+        return
+    left = abort_now()
+    what = {"unchanged": "the stage's outputs are unchanged",
+            "complete": "the stage had written all its outputs; they are complete"}[left]
+    for stream in (sys.stdout, sys.stderr):  # what the stage printed so far
+        try:
+            stream.flush()
+        except (OSError, RuntimeError, ValueError):  # interrupted inside that stream's own write
+            pass
+    # os.write, not print: the handler may run while the stage is inside a write to stderr
+    os.write(2, f"error: terminated ({signal.Signals(signum).name}); {what}\n".encode())
+    os._exit(128 + signum)

@@ -26,6 +26,9 @@ import numpy as np
 from src.core.errors import DataError, excerpt
 
 _ACTIVE: list["StageOutputs"] = []  # the open stage_outputs transaction, if any
+_IN_FLIGHT: set[Path] = set()  # temporary files being written outside a transaction
+_COMMITTED: list["StageOutputs"] = []  # transactions this process has committed
+_DEFERRED = {"on": False, "pending": []}  # signals held during the final renames (_signals_deferred)
 
 
 def _sibling(path: Path, suffix: str) -> Path:
@@ -62,12 +65,15 @@ def _atomic(path, write) -> Path:
         tx.written.add(path.absolute())
         return path
     tmp = _sibling(path, "tmp")
+    _IN_FLIGHT.add(tmp)
     try:
         _write_to(tmp, write, path)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        _IN_FLIGHT.discard(tmp)
     return path
 
 
@@ -173,11 +179,50 @@ def stage_outputs(*paths, enabled: bool = True):
         tx.abort()
         raise
     _ACTIVE.pop()
+    with _signals_deferred():  # a SIGTERM during the renames acts after them: never a mixed set
+        try:
+            tx.commit()
+        except BaseException:
+            tx.abort()
+            raise
+        _COMMITTED.append(tx)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """A signal handler that asks `signal_deferred` during the block acts when the block ends.
+    (Not pthread_sigmask: that blocks the main thread only, and the kernel hands a process's signal
+    to any thread that does not block it - numpy's and torch's worker threads.)"""
+    _DEFERRED["on"] = True
     try:
-        tx.commit()
-    except BaseException:
-        tx.abort()
-        raise
+        yield
+    finally:
+        _DEFERRED["on"] = False
+        if _DEFERRED["pending"]:
+            import signal
+
+            signal.raise_signal(_DEFERRED["pending"].pop())
+
+
+def signal_deferred(signum: int) -> bool:
+    """For a signal handler: True when it must not act now (the final renames are running); the
+    signal is then raised again as soon as they end."""
+    if _DEFERRED["on"]:
+        _DEFERRED["pending"].append(signum)
+        return True
+    return False
+
+
+def abort_now() -> str:
+    """For a signal handler that ends the process without unwinding it (src/core/cli.py): remove
+    the open transaction's partial outputs and any temporary file being written. Returns what
+    that leaves: "unchanged" (the old outputs), or "complete" (the stage had committed its new set)."""
+    for tmp in list(_IN_FLIGHT):
+        tmp.unlink(missing_ok=True)
+    if _ACTIVE:
+        _ACTIVE[-1].abort()
+        return "unchanged"
+    return "complete" if _COMMITTED else "unchanged"
 
 
 # ---------------------------------------------------------------- writers
