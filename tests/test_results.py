@@ -138,6 +138,43 @@ def test_tune_command_flow_resumes_and_restores_params(tmp_path, monkeypatch):
     assert "| 0.75 **(best)** |" in (tmp_path / "out" / "cluster.no_non_id_radius.md").read_text()
     assert tune.main(argv) == 0 and len(calls) == 2  # resumed: nothing rerun
     assert tune.main(["out", "--knob", "cluster.radius", "--values", "1"]) == 2
+    assert tune.main(["out", "--knob", "cluster.no_non_id_radius", "--values", "1@cluster.radius=2"]) == 2
+    assert tune.main(["out", "--knob", "cluster.no_non_id_radius", "--values", "1@seed"]) == 2
+
+
+def test_tune_companion_settings_and_times(tmp_path, monkeypatch):
+    """A value may bring companion settings (VALUE@KEY=VALUE): they reach `dvc exp run` and the
+    recorded params, name the run folder, and the report adds each value's compute and wall seconds."""
+    from src.core import paths
+    from src.report import tune
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(
+        {"seed": 0, "strategy": "random", "precision": "fp32", "contrastive": {"width": 8}}))
+    calls = []
+
+    def fake_run(overrides, dvc, log_file):
+        calls.append(overrides)
+        for path in (paths.SUMMARY, paths.CURVE_CSV, paths.ROUNDS_CSV, paths.PRETRAIN_METRICS):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        width = overrides["contrastive.width"]
+        paths.SUMMARY.write_text(json.dumps({"val_auc_log_cost": 80.0 + width, "val_accuracy": 91.0}))
+        paths.CURVE_CSV.write_text("round,cost,accuracy\n")
+        paths.ROUNDS_CSV.write_text(f"name,seconds_train,seconds_test\nr00,{width},1.5\nr01,{width},0.5\n")
+        paths.PRETRAIN_METRICS.write_text(json.dumps({"seconds": 10 * width}))
+        return 0, "exp"
+
+    monkeypatch.setattr(tune, "run_one", fake_run)
+    monkeypatch.setattr(tune, "git_commit", lambda: "abc")
+    assert tune.main(["out", "--knob", "contrastive.width", "--values", "8", "32@precision=bf16"]) == 0
+    assert calls[1]["precision"] == "bf16" and calls[1]["contrastive.width"] == 32 and "precision" not in calls[0]
+    folder = tmp_path / "out" / "runs" / "contrastive.width=32@precision=bf16-s0"
+    recorded = yaml.safe_load((folder / "params.yaml").read_text())
+    assert recorded["precision"] == "bf16" and recorded["contrastive"]["width"] == 32
+    text = (tmp_path / "out" / "contrastive.width.md").read_text()
+    assert "| compute s | wall s |" in text
+    assert "| 32@precision=bf16 **(best)** | 1 | 112.00 | 91.00 | 386 |" in text  # 320 + 2 * 32 + 2
+    assert "| 8 | 1 | 88.00 | 91.00 | 98 |" in text  # 80 + 2 * 8 + 2
 
 
 def test_grid_warns_on_a_detached_head(tmp_path, monkeypatch, capsys):
