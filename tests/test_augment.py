@@ -25,6 +25,28 @@ def test_mnist_identity_parameters_leave_images_unchanged():
     assert torch.allclose(out, x, atol=1e-5)
 
 
+def test_mnist_translation_moves_the_content_within_the_range_and_zero_draws_nothing():
+    x = torch.zeros(256, 1, 28, 28)
+    x[:, 0, 12:16, 12:16] = 1.0  # a centred square
+    grid = torch.arange(28.0)
+
+    def centre(img):  # (B, 2) centre of mass: column (x), row (y)
+        mass = img.sum((1, 2, 3))
+        return torch.stack([(img.sum(2)[:, 0] * grid).sum(1) / mass, (img.sum(3)[:, 0] * grid).sum(1) / mass], 1)
+
+    out = mnist_affine(x, gen(9), degrees=0.0, shear=0.0, scale=(1.0, 1.0), translate=0.25)
+    shift = centre(out) - centre(x)
+    assert shift.abs().max() <= 0.25 * 28 + 0.5  # at most a quarter of the image, either axis
+    assert shift[:, 0].abs().max() > 4 and shift[:, 1].abs().max() > 4  # and it does move, both ways
+    assert shift[:, 0].min() < -2 < 2 < shift[:, 0].max()
+    assert torch.allclose(out.sum((1, 2, 3)), x.sum((1, 2, 3)), atol=1e-3)  # moved, not cropped
+    # translate 0: the same images and the same generator state as before the option existed
+    g1, g2 = gen(10), gen(10)
+    y = torch.rand(8, 1, 28, 28, generator=gen(11))
+    assert torch.equal(mnist_affine(y, g1), mnist_affine(y, g2, translate=0.0))
+    assert torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2))
+
+
 def test_mnist_large_rotation_keeps_a_central_dot_inside_the_frame():
     x = torch.zeros(1, 1, 28, 28)
     x[0, 0, 5, 14] = 1.0  # a dot above the centre
@@ -82,7 +104,7 @@ def test_two_views_by_augment_kind():
     v = two_views(rgb, types.SimpleNamespace(augment="simclr"), g)
     assert v.shape == (8, 3, 32, 32) and torch.isfinite(v).all() and not torch.equal(v[:4], v[4:])
     grey = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
-    cfg = types.SimpleNamespace(augment="affine", rotation=15.0, shear=10.0, scale=[0.9, 1.1])
+    cfg = types.SimpleNamespace(augment="affine", rotation=15.0, shear=10.0, scale=[0.9, 1.1], translate=0.0)
     assert two_views(grey, cfg, g).shape == (8, 1, 28, 28)
 
 

@@ -74,8 +74,8 @@ def two_views(x_u8: torch.Tensor, cfg, generator: torch.Generator) -> torch.Tens
         x = to_unit(x_u8.numpy())
         return normalise(torch.cat([simclr_cifar(x, generator), simclr_cifar(x, generator)]))
     x = x_u8.float().div_(255.0).unsqueeze(1)
-    views = torch.cat([mnist_affine(x, generator, cfg.rotation, cfg.shear, tuple(cfg.scale)),
-                       mnist_affine(x, generator, cfg.rotation, cfg.shear, tuple(cfg.scale))])
+    affine = (cfg.rotation, cfg.shear, tuple(cfg.scale), cfg.translate)
+    views = torch.cat([mnist_affine(x, generator, *affine), mnist_affine(x, generator, *affine)])
     return normalise(views)
 
 

@@ -186,6 +186,7 @@ class ContrastiveConfig:
     rotation: float = param(between(0, 180))  # augmentation: +- degrees
     shear: float = param(between(0, 89))  # augmentation: +- degrees of x-shear
     scale: list = param(SCALE)  # augmentation: [low, high] isotropic scale
+    translate: float = param(between(0, 1))  # augmentation: +- this fraction of the image size, x and y (ours: 0)
     eval_batch_size: int = param(COUNT)  # feature extraction batch
 
 

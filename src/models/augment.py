@@ -24,8 +24,10 @@ def _warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 
 def mnist_affine(x: torch.Tensor, generator: torch.Generator, degrees: float = 15.0,
-                 shear: float = 10.0, scale: tuple[float, float] = (0.85, 1.15)) -> torch.Tensor:
-    """Random rotation (+-degrees), x-shear (+-shear degrees) and isotropic scale, per sample."""
+                 shear: float = 10.0, scale: tuple[float, float] = (0.85, 1.15), translate: float = 0.0) -> torch.Tensor:
+    """Random rotation (+-degrees), x-shear (+-shear degrees), isotropic scale and a shift of up to
+    +-translate x the image size in x and y (continuous; torchvision's RandomAffine rounds it to whole
+    pixels), per sample. translate 0 draws no shift, so the random stream is as without it."""
     if x.ndim != 4:
         raise ValueError(f"expected (B, C, H, W), got {tuple(x.shape)}")
     b = x.shape[0]
@@ -40,7 +42,11 @@ def mnist_affine(x: torch.Tensor, generator: torch.Generator, degrees: float = 1
     shear_m[:, 0, 1] = sh
     shear_m[:, 1, 1] = 1
     inv = torch.linalg.inv(a @ shear_m) / s[:, None, None]
-    theta = torch.cat([inv, torch.zeros(b, 2, 1)], 2)
+    shift = torch.zeros(b, 2, 1)
+    if translate > 0:  # content moves by t (in [-1, 1] grid units: 2 x the fraction): sample at inv @ (p - t)
+        t = torch.stack([_uniform(b, -2 * translate, 2 * translate, generator) for _ in range(2)], 1)
+        shift = -(inv @ t[:, :, None])
+    theta = torch.cat([inv, shift], 2)
     return _warp(x, theta).clamp_(0.0, 1.0)
 
 

@@ -65,7 +65,9 @@ ADDED_PARAMS = {"benchmark": "mixmnist", "pool.id_classes": None, "pool.ambiguou
                 # issue 26: DDU's -mod network (every DDU run before it used ReLU and 1x1-conv shortcuts)
                 "ddu.mod": False,
                 # issue 27: Distance(CL)'s excluded clusters (every run before it used the paper's rule)
-                "cluster.exclude": "most"}
+                "cluster.exclude": "most",
+                # issue 27: the affine augmentation's translation (every run before it translated nothing)
+                "contrastive.translate": 0.0}
 
 
 def with_added_params(params: dict) -> dict:
