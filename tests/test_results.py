@@ -107,6 +107,23 @@ def test_set_key_refuses_unknown_keys():
     assert order[-1] == ("distance_cl", 0) and len(order) == 4  # the params.yaml default runs last
 
 
+def test_a_recorded_run_is_done_when_only_keys_added_since_differ(tmp_path):
+    """A key added after a run was recorded (ADDED_PARAMS) with the old behaviour's value does not
+    make the grid or the tuner rerun it; any other value, or a missing result, does."""
+    from src.report.grid import done
+
+    old = {"seed": 0, "strategy": "random", "contrastive": {"width": 8}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(old))
+    for name in ("summary.json", "curve.csv"):
+        (tmp_path / name).write_text("{}")
+    now = {**old, "contrastive": {"width": 8, "translate": 0.0}}
+    assert done(tmp_path, now) and done(tmp_path, old)
+    assert not done(tmp_path, {**old, "contrastive": {"width": 8, "translate": 0.1}})
+    assert not done(tmp_path, {**old, "contrastive": {"width": 16}})
+    (tmp_path / "curve.csv").unlink()
+    assert not done(tmp_path, now)
+
+
 def test_tune_command_flow_resumes_and_restores_params(tmp_path, monkeypatch):
     """The command around `dvc exp run` (faked here): one run per value, a resumed call reruns
     nothing, params.yaml is restored, and the report names the best validation score."""

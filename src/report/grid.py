@@ -34,6 +34,7 @@ from src.core import paths
 from src.core.log import log
 from src.report.collect import collect
 from src.report.results import build, run_dir
+from src.report.table2_rows import with_added_params
 
 STRATEGIES = ["random", "least_confidence", "entropy", "ddu", "random_cl", "distance_cl", "lfosa", "eaoa"]
 COPIED = {"summary.json": paths.SUMMARY, "curve.csv": paths.CURVE_CSV, "rounds.csv": paths.ROUNDS_CSV}
@@ -47,8 +48,11 @@ def planned(base: dict, strategies: list[str], seeds: list[int]) -> list[tuple[s
 
 
 def done(folder: Path, params: dict) -> bool:
+    """The run in `folder` has these params (a key added since it ran counts with the value that
+    does what the code did before: table2_rows.ADDED_PARAMS) and its results."""
     try:
-        return (read_yaml((folder / "params.yaml").read_text(), folder / "params.yaml") == params
+        recorded = read_yaml((folder / "params.yaml").read_text(), folder / "params.yaml")
+        return (with_added_params(recorded) == with_added_params(params)
                 and (folder / "summary.json").exists() and (folder / "curve.csv").exists())
     except FileNotFoundError:
         return False
