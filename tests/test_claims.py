@@ -80,3 +80,32 @@ def test_claims_md_from_a_folder(tmp_path, capsys):
     empty = tmp_path / "none"
     (empty / "runs").mkdir(parents=True)
     assert main([str(empty)]) == 2 and "no runs" in capsys.readouterr().err
+
+
+def test_targets_met_and_missed(tmp_path):
+    """--targets: T1 (accuracy vs Least Confidence - 1), T2 (cost <= 1.2 x Random's), T3 (every
+    budget's interval of Distance (CL) - Random starts at >= -0.5), each met or missed with the numbers."""
+    g = np.random.default_rng(1)
+    for seed in range(3):
+        _write_run(tmp_path, "random", seed, [85 + g.random(), 90 + g.random()], [200, 300])
+        _write_run(tmp_path, "least_confidence", seed, [80, 95.5], [200, 1200])
+        # cost 1.1 x Random's (T2 met); accuracy 94.9-95.0 against 95.5 (T1 met); 5 points above Random (T3 met)
+        _write_run(tmp_path, "distance_cl", seed, [90 + 0.01 * seed, 94.9 + 0.05 * seed], [200, 330])
+    assert main([str(tmp_path), "--targets"]) == 0
+    text = (tmp_path / "claims.md").read_text()
+    assert "--targets`" in text
+    targets = text.split("## Targets")[1].split("\n## ")[0]
+    assert "T1, accuracy at the stop >= Least Confidence's − 1: met" in targets
+    assert "T2, cost at the stop <= 1.2 × Random's: met (cost ratio per seed 1.10, 1.10, 1.10" in targets
+    assert "lower end: met" in targets and "| Distance (CL) − 1.2 × Random | Cost at the stop | -30.00 |" in targets
+    # now Distance (CL) costs 1.3 x Random and trails it by 2 points at 200: T2 and T3 missed
+    for seed in range(3):
+        d = tmp_path / "runs" / f"distance_cl-s{seed}"
+        import shutil
+        shutil.rmtree(d)
+        _write_run(tmp_path, "distance_cl", seed, [83 + 0.3 * seed, 95.0], [200, 390])
+    assert main([str(tmp_path), "--targets"]) == 0
+    targets = (tmp_path / "claims.md").read_text().split("## Targets")[1].split("\n## ")[0]
+    assert "1.2 × Random's: **missed** (cost ratio per seed 1.30, 1.30, 1.30" in targets
+    assert "lower end: **missed**" in targets and "T1, accuracy at the stop >= Least Confidence's − 1: met" in targets
+    assert "## Targets" not in (main([str(tmp_path)]) or (tmp_path / "claims.md").read_text())

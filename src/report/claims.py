@@ -77,14 +77,14 @@ class Paired:
     def has(self, *strategies) -> bool:
         return all(s in self.by for s in strategies)
 
-    def diff(self, a: str, b: str, key: str) -> dict:
-        """Seed-by-seed A - B of `key`: n, mean, low, high, and for reach_ keys how often each reached."""
+    def diff(self, a: str, b: str, key: str, scale: float = 1.0) -> dict:
+        """Seed-by-seed A - scale x B of `key`: n, mean, low, high, and for reach_ keys how often each reached."""
         seeds = sorted(set(self.by[a]) & set(self.by[b]))
         va = {s: metric(self.by[a][s], key) for s in seeds}
         vb = {s: metric(self.by[b][s], key) for s in seeds}
         both = [s for s in seeds if va[s] is not None and vb[s] is not None]
-        ci = t_interval([va[s] - vb[s] for s in both])
-        return {"a": a, "b": b, "key": key, "seeds": len(seeds), "n": len(both), "ci": ci,
+        ci = t_interval([va[s] - scale * vb[s] for s in both])
+        return {"a": a, "b": b, "key": key, "seeds": len(seeds), "n": len(both), "ci": ci, "scale": scale,
                 "reached": (sum(va[s] is not None for s in seeds), sum(vb[s] is not None for s in seeds))}
 
 
@@ -118,7 +118,8 @@ def row(d: dict) -> str:
         f"{ci[0]:+.2f} | " + ("-" if math.isinf(ci[1]) else f"[{ci[1]:+.2f}, {ci[2]:+.2f}]") + f" | {d['n']}")
     reached = f" (reached: {d['reached'][0]}/{d['seeds']} vs {d['reached'][1]}/{d['seeds']})" \
         if d["key"].startswith("reach_") else ""
-    return f"| {name(d['a'])} − {name(d['b'])} | {key_name(d['key'])}{reached} | {cells} |"
+    b = name(d["b"]) if d.get("scale", 1.0) == 1.0 else f"{d['scale']:g} × {name(d['b'])}"
+    return f"| {name(d['a'])} − {b} | {key_name(d['key'])}{reached} | {cells} |"
 
 
 def claims(p: Paired, reach: list[float]) -> list[tuple[str, str, list[dict]]]:
@@ -160,12 +161,42 @@ def claims(p: Paired, reach: list[float]) -> list[tuple[str, str, list[dict]]]:
     return out
 
 
-def report(folder: Path, reach: list[float]) -> str:
+def targets(p: Paired) -> list[str]:
+    """The quick profile's targets for Distance (CL), each met or missed, with the numbers:
+    T1 its accuracy at the stop >= Least Confidence's - 1 (mean paired difference);
+    T2 its cost at the stop <= 1.2 x Random's (mean of Distance (CL) - 1.2 x Random <= 0);
+    T3 at every budget, the 95 % interval of Distance (CL) - Random starts at >= -0.5 points."""
+    if not p.has("distance_cl", "random", "least_confidence"):
+        return ["## Targets", "", "not run (Distance (CL), Random or Least Confidence is missing from the folder)", ""]
+    head = ["| A − B | metric | mean | 95 % interval | seeds |", "|---|---|---|---|---|"]
+    t1 = p.diff("distance_cl", "least_confidence", "accuracy")
+    t2 = p.diff("distance_cl", "random", "cost", scale=1.2)
+    t3 = [p.diff("distance_cl", "random", f"acc_at_{b}") for b in p.budgets]
+    ok = lambda flag: "met" if flag else "**missed**"  # noqa: E731
+    ratio = [metric(p.by["distance_cl"][s], "cost") / metric(p.by["random"][s], "cost")
+             for s in sorted(set(p.by["distance_cl"]) & set(p.by["random"]))]
+    lows = [d["ci"][1] for d in t3 if d["ci"] is not None]
+    out = ["## Targets for Distance (CL) on this profile", "",
+           "Ours, not the paper's: T1 and T2 on the mean paired difference, T3 on the interval's lower end.", "",
+           f"- T1, accuracy at the stop >= Least Confidence's − 1: {ok(t1['ci'] and t1['ci'][0] >= -1)} "
+           f"(mean {t1['ci'][0]:+.2f} points)" if t1["ci"] else "- T1: no paired seeds",
+           f"- T2, cost at the stop <= 1.2 × Random's: {ok(t2['ci'] and t2['ci'][0] <= 0)} "
+           f"(cost ratio per seed {', '.join(f'{r:.2f}' for r in ratio)}; mean {np.mean(ratio):.2f})"
+           if t2["ci"] else "- T2: no paired seeds",
+           f"- T3, at every budget Distance (CL) − Random >= −0.5 points at the interval's lower end: "
+           f"{ok(len(lows) == len(t3) and all(lo >= -0.5 for lo in lows))} "
+           f"(lowest lower end {min(lows):+.2f})" if lows else "- T3: fewer than 2 paired seeds",
+           "", *head, row(t1), row(t2), *(row(d) for d in t3), ""]
+    return out
+
+
+def report(folder: Path, reach: list[float], with_targets: bool = False) -> str:
     p = Paired(load_runs(folder))
     if not p.has("distance_cl"):
         raise DataError(f"{folder}: no distance_cl runs in the main setting; the claims compare against it.")
     seeds = sorted({s for runs in p.by.values() for s in runs})
     cmd = f"python -m src.report.claims {folder}" + (f" --reach {' '.join(f'{a:g}' for a in reach)}" if reach else "")
+    cmd += " --targets" if with_targets else ""
     lines = [f"# The paper's claims on `{folder.name}`", "", f"`{cmd}`. Seeds {', '.join(map(str, seeds))}; "
              f"strategies: {', '.join(name(s) for s in p.by)}. Each difference is A − B over the seeds both ran "
              "(the same active-learning seed), its mean and a 95 % t-interval over seeds. A claim holds when "
@@ -174,6 +205,8 @@ def report(folder: Path, reach: list[float]) -> str:
     head = ["| A − B | metric | mean | 95 % interval | seeds |", "|---|---|---|---|---|"]
     for text, v, ds in claims(p, reach):
         lines += [f"## {text}", "", f"**{v}**", "", *head, *(row(d) for d in ds), ""]
+    if with_targets:
+        lines += targets(p)
     keys = [f"acc_at_{b}" for b in p.budgets] + ["accuracy", "cost"] + [f"reach_{a:g}" for a in reach]
     lines += ["## Every strategy against Distance (CL)", "", "Distance (CL) − B for every metric; negative cost "
               "differences and positive accuracy differences favour Distance (CL).", "", *head]
@@ -188,10 +221,12 @@ def main(argv=None) -> int:
     parser.add_argument("folder", help="results folder, e.g. results/mixmnist-quick")
     parser.add_argument("--reach", type=float, nargs="*", default=[],
                         help="accuracy levels (%%) for the cost-to-reach comparison, e.g. 88 90 92")
+    parser.add_argument("--targets", action="store_true",
+                        help="add the quick MixMNIST profile's targets for Distance (CL) (met / missed)")
     args = parser.parse_args(argv)
     folder = Path(args.folder)
     try:
-        text = report(folder, args.reach)
+        text = report(folder, args.reach, args.targets)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
