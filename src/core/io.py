@@ -178,8 +178,8 @@ def stage_outputs(*paths, enabled: bool = True):
         _ACTIVE.pop()
         tx.abort()
         raise
-    _ACTIVE.pop()
     with _signals_deferred():  # a SIGTERM during the renames acts after them: never a mixed set
+        _ACTIVE.pop()
         try:
             tx.commit()
         except BaseException:
