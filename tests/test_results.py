@@ -174,7 +174,7 @@ def test_tune_companion_settings_and_times(tmp_path, monkeypatch):
         calls.append(overrides)
         for path in (paths.SUMMARY, paths.CURVE_CSV, paths.ROUNDS_CSV, paths.PRETRAIN_METRICS):
             path.parent.mkdir(parents=True, exist_ok=True)
-        width = overrides["contrastive.width"]
+        width = overrides.get("contrastive.width", 32)
         paths.SUMMARY.write_text(json.dumps({"val_auc_log_cost": 80.0 + width, "val_accuracy": 91.0}))
         paths.CURVE_CSV.write_text("round,cost,accuracy\n")
         paths.ROUNDS_CSV.write_text(f"name,seconds_train,seconds_test\nr00,{width},1.5\nr01,{width},0.5\n")
@@ -192,6 +192,14 @@ def test_tune_companion_settings_and_times(tmp_path, monkeypatch):
     assert "| compute s | wall s |" in text
     assert "| 32@precision=bf16 **(best)** | 1 | 112.00 | 91.00 | 386 |" in text  # 320 + 2 * 32 + 2
     assert "| 8 | 1 | 88.00 | 91.00 | 98 |" in text  # 80 + 2 * 8 + 2
+    # the next knob of a coordinate-wise search, from the chosen width: its value equal to that run is reused
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["contrastive"]["width"], params["precision"] = 32, "bf16"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert tune.main(["out", "--knob", "precision", "--values", "bf16", "fp32"]) == 0
+    assert len(calls) == 3 and calls[2]["precision"] == "fp32"  # bf16 was not run again
+    reused = tmp_path / "out" / "runs" / "precision=bf16-s0"
+    assert (reused / "summary.json").read_bytes() == (folder / "summary.json").read_bytes()
 
 
 def test_grid_warns_on_a_detached_head(tmp_path, monkeypatch, capsys):

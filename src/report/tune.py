@@ -14,6 +14,8 @@ A value may bring companion settings, `VALUE@KEY=VALUE[@KEY=VALUE]`: `--knob con
 The report gives each value's time too: `compute s` is the run's own work (pretrain from
 metrics/pretrain.json, which a cached pretrain restores with its original seconds, plus every
 round's seconds in rounds.csv), `wall s` the whole `dvc exp run` (DVC's run cache can shorten it).
+A value whose params equal a run already recorded under <folder>/runs (e.g. the chosen value of the
+knob tuned before, in a coordinate-wise search) reuses that run's files instead of running again.
 """
 from __future__ import annotations
 
@@ -39,6 +41,11 @@ SCORE = "val_auc_log_cost"
 
 def run_dir(out: Path, knob: str, value, seed: int) -> Path:
     return out / "runs" / f"{knob}={value}-s{seed}"
+
+
+def recorded_run(out: Path, params: dict) -> Path | None:
+    """A run folder under <out>/runs already made with exactly these params (grid.done), if any."""
+    return next((f for f in sorted((out / "runs").glob("*")) if f.is_dir() and done(f, params)), None)
 
 
 def parse_value(text: str) -> tuple[object, dict]:
@@ -135,6 +142,10 @@ def main(argv=None) -> int:
                     for key, val in overrides.items():
                         params = set_key(params, key, val)
                     folder = run_dir(out, args.knob, v, seed)
+                    same = None if done(folder, params) else recorded_run(out, params)
+                    if same is not None:  # the same params were run under another knob's name
+                        log(f"{args.knob}={v} seed {seed}: the same params as {same.name}: its results reused")
+                        shutil.copytree(same, folder, dirs_exist_ok=True)
                     if not done(folder, params):
                         log(f"{args.knob}={v} seed {seed}: dvc exp run ...")
                         t0 = time.perf_counter()
