@@ -43,6 +43,19 @@ def run_dir(out: Path, knob: str, value, seed: int) -> Path:
     return out / "runs" / f"{knob}={value}-s{seed}"
 
 
+def label(text: str):
+    """How a value given on the command line names its runs and its row: the YAML value itself, or
+    the text as given when it brings companion settings."""
+    value, companions = parse_value(text)
+    return text if companions else value
+
+
+def scores_of(out: Path, knob: str, text: str, seeds) -> list:
+    """The validation scores recorded for a value (as given on the command line) over `seeds`."""
+    return [json.loads((run_dir(out, knob, label(text), seed) / "summary.json").read_text()).get(SCORE)
+            for seed in seeds]
+
+
 def recorded_run(out: Path, params: dict) -> Path | None:
     """A run folder under <out>/runs already made with exactly these params (grid.done), if any."""
     return next((f for f in sorted((out / "runs").glob("*")) if f.is_dir() and done(f, params)), None)
@@ -127,7 +140,7 @@ def main(argv=None) -> int:
         print(f"error: {exc.args[0]}; give --knob as section.key, e.g. cluster.no_non_id_radius, and companion "
               f"settings as VALUE@section.key=VALUE", file=sys.stderr)
         return 2
-    values = [text if companions else value for text, (value, companions) in parsed.items()]
+    values = [label(text) for text in parsed]
     dvc = str(Path(sys.executable).with_name("dvc"))
     commit = git_commit()
     scores, finals = {v: [] for v in values}, {v: [] for v in values}
