@@ -82,3 +82,17 @@ def workspace_copy(built: Path, tmp_path: Path, monkeypatch) -> Path:
     shutil.copytree(built, root, symlinks=True)
     monkeypatch.chdir(root)
     return root
+
+
+def as_dvc_exp_run(overrides: dict, base_text: str | None) -> None:
+    """What `dvc exp run -S key=value ...` does to the workspace's params.yaml (for fakes of
+    src.report.grid.run_one): reset to `base_text` when given (run_one does that), then each key set."""
+    import yaml as _yaml
+
+    from src.report.grid import set_key
+
+    params_file = Path("params.yaml")
+    params = _yaml.safe_load(base_text if base_text is not None else params_file.read_text())
+    for key, value in overrides.items():
+        params = set_key(params, key, value)
+    params_file.write_text(_yaml.safe_dump(params, sort_keys=False))

@@ -4,6 +4,8 @@ import json
 import pytest
 import yaml
 
+from tests.conftest import as_dvc_exp_run
+
 from src.core.errors import DataError
 from src.report import results
 from src.report.curve import summary
@@ -124,6 +126,31 @@ def test_a_recorded_run_is_done_when_only_keys_added_since_differ(tmp_path):
     assert not done(tmp_path, now)
 
 
+def test_a_key_set_by_one_run_never_carries_into_the_next(tmp_path, monkeypatch):
+    """`dvc exp run -S` edits the workspace's params.yaml: run_one resets it to the base first, and
+    record refuses a run whose params are not the intended ones (a folder never names another run)."""
+    from src.core import paths
+    from src.report.grid import record, run_one
+
+    monkeypatch.chdir(tmp_path)
+    base = yaml.safe_dump({"seed": 0, "strategy": "random", "classifier": {"width": 8}})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"seed": 0, "strategy": "random", "classifier": {"width": 16}}))
+    with open(tmp_path / "log", "w") as log_file:  # `true exp run -S ...`: a dvc that does nothing
+        assert run_one({"seed": 1}, "true", log_file, base) == (0, "")
+    assert (tmp_path / "params.yaml").read_text() == base  # the width 16 a run left behind is gone
+    for path in (paths.SUMMARY, paths.CURVE_CSV, paths.ROUNDS_CSV):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    intended = {"seed": 0, "strategy": "random", "classifier": {"width": 8}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**intended, "classifier": {"width": 16}}))  # leaked
+    with pytest.raises(RuntimeError, match="classifier.width"):
+        record(tmp_path / "out", intended, "exp", "abc", 1.0)
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "params.yaml").write_text(base)
+    record(tmp_path / "out", intended, "exp", "abc", 1.0)
+    assert yaml.safe_load((tmp_path / "out" / "params.yaml").read_text()) == intended
+
+
 def test_tune_command_flow_resumes_and_restores_params(tmp_path, monkeypatch):
     """The command around `dvc exp run` (faked here): one run per value, a resumed call reruns
     nothing, params.yaml is restored, and the report names the best validation score."""
@@ -135,7 +162,8 @@ def test_tune_command_flow_resumes_and_restores_params(tmp_path, monkeypatch):
     (tmp_path / "params.yaml").write_text(text)
     calls = []
 
-    def fake_run(overrides, dvc, log_file):
+    def fake_run(overrides, dvc, log_file, base_text=None):
+        as_dvc_exp_run(overrides, base_text)
         calls.append(overrides)
         q = overrides["cluster.no_non_id_radius"]
         for path in (paths.SUMMARY, paths.CURVE_CSV, paths.ROUNDS_CSV):
@@ -170,7 +198,8 @@ def test_tune_companion_settings_and_times(tmp_path, monkeypatch):
         {"seed": 0, "strategy": "random", "precision": "fp32", "contrastive": {"width": 8}}))
     calls = []
 
-    def fake_run(overrides, dvc, log_file):
+    def fake_run(overrides, dvc, log_file, base_text=None):
+        as_dvc_exp_run(overrides, base_text)
         calls.append(overrides)
         for path in (paths.SUMMARY, paths.CURVE_CSV, paths.ROUNDS_CSV, paths.PRETRAIN_METRICS):
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from src.report import search, tune
+from tests.conftest import as_dvc_exp_run
 
 PARAMS = """# the profile
 precision: fp32              # fp32 | bf16
@@ -52,7 +53,8 @@ def test_search_two_knobs_from_the_chosen_values(tmp_path, monkeypatch):
     (tmp_path / "params.yaml").write_text(PARAMS)
     calls = []
 
-    def fake_run(overrides, dvc, log_file):  # validation score: width helps a lot, round_epochs a little
+    def fake_run(overrides, dvc, log_file, base_text=None):  # score: width helps a lot, round_epochs a little
+        as_dvc_exp_run(overrides, base_text)
         p = yaml.safe_load((tmp_path / "params.yaml").read_text())
         width = overrides.get("contrastive.width", p["contrastive"]["width"])
         epochs = overrides.get("contrastive.round_epochs", p["contrastive"]["round_epochs"])

@@ -58,8 +58,13 @@ def done(folder: Path, params: dict) -> bool:
         return False
 
 
-def run_one(overrides: dict, dvc: str, log_file) -> tuple[int, str]:
-    """`dvc exp run -S key=value ...`, its output to `log_file`, progress lines to stdout."""
+def run_one(overrides: dict, dvc: str, log_file, base_text: str | None = None) -> tuple[int, str]:
+    """`dvc exp run -S key=value ...`, its output to `log_file`, progress lines to stdout. With
+    `base_text`, params.yaml is first reset to it: `-S` edits the workspace's params.yaml and DVC
+    applies each experiment's params to the workspace, so without the reset a key one run set
+    would carry into the next run that does not set it."""
+    if base_text is not None:
+        Path("params.yaml").write_text(base_text)
     cmd = [dvc, "exp", "run"]
     for key, value in overrides.items():
         cmd += ["-S", f"{key}={value}"]
@@ -133,8 +138,23 @@ def set_key(params: dict, dotted: str, value) -> dict:
     return out
 
 
+def differing_keys(a, b, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two params trees."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [k for key in sorted(set(a) | set(b), key=str)
+                for k in differing_keys(a.get(key), b.get(key), f"{prefix}{key}.")]
+    return [] if a == b else [prefix.rstrip(".")]
+
+
 def record(folder: Path, params: dict, name: str, commit: str, seconds: float) -> dict:
-    """Copy the workspace's run results (after `dvc exp run`) into `folder`; returns the summary."""
+    """Copy the workspace's run results (after `dvc exp run`) into `folder`; returns the summary.
+    Refuses (RuntimeError) when the params the run used (the workspace's params.yaml, which DVC set
+    to the experiment's) are not `params`: a folder must never name a run it does not hold."""
+    ran = read_yaml(Path("params.yaml").read_text(), "params.yaml")
+    wrong = differing_keys(with_added_params(ran), with_added_params(params))
+    if wrong:
+        raise RuntimeError(f"the run used other params than intended ({', '.join(wrong[:5])}); "
+                           f"nothing recorded in {folder}")
     folder.mkdir(parents=True, exist_ok=True)
     for dst, src in COPIED.items():
         shutil.copyfile(src, folder / dst)
@@ -191,13 +211,17 @@ def main(argv=None) -> int:
                     continue
                 log(f"[{i}/{len(todo)}] {strategy} seed {seed}: dvc exp run ...")
                 t0 = time.perf_counter()
-                rc, name = run_one({"strategy": strategy, "seed": seed}, dvc, log_file)
+                rc, name = run_one({"strategy": strategy, "seed": seed}, dvc, log_file, params_text)
                 if rc != 0:
                     log(f"error: `dvc exp run -S strategy={strategy} -S seed={seed}` failed (exit {rc}); "
                         f"see {out / 'grid.log'}. Finished runs are kept; rerun the command to resume.")
                     return rc
                 seconds = round(time.perf_counter() - t0, 1)
-                s = record(folder, params, name, commit, seconds)
+                try:
+                    s = record(folder, params, name, commit, seconds)
+                except RuntimeError as exc:
+                    log(f"error: {strategy} seed {seed}: {exc}")
+                    return 2
                 acc = "-" if s["accuracy"] is None else f"{s['accuracy']:.2f}%"
                 log(f"[{i}/{len(todo)}] {strategy} seed {seed}: {acc} at cost {s['cost']:g} "
                     f"({seconds:.0f} s; grid {time.perf_counter() - t_grid:.0f} s)")

@@ -162,11 +162,15 @@ def main(argv=None) -> int:
                     if not done(folder, params):
                         log(f"{args.knob}={v} seed {seed}: dvc exp run ...")
                         t0 = time.perf_counter()
-                        rc, name = run_one(overrides, dvc, log_file)
+                        rc, name = run_one(overrides, dvc, log_file, params_text)
                         if rc != 0:
                             log(f"error: the run failed (exit {rc}); see {out / 'tune.log'}. Rerun to resume.")
                             return rc
-                        record(folder, params, name, commit, round(time.perf_counter() - t0, 1))
+                        try:
+                            record(folder, params, name, commit, round(time.perf_counter() - t0, 1))
+                        except RuntimeError as exc:
+                            log(f"error: {args.knob}={v} seed {seed}: {exc}")
+                            return 2
                         if paths.PRETRAIN_METRICS.exists():  # its seconds: the compute column
                             shutil.copyfile(paths.PRETRAIN_METRICS, folder / "pretrain.json")
                     s = json.loads((folder / "summary.json").read_text())
