@@ -12,7 +12,7 @@ from tests.conftest import synthetic_digits
 
 def cfg(**kw):
     base = dict(batch_size=32, labeled_batch_size=8, lr=1e-3, weight_decay=1e-4, temperature=0.2,
-                rotation=15.0, shear=10.0, scale=[0.85, 1.15], augment="affine")
+                rotation=15.0, shear=10.0, scale=[0.85, 1.15], translate=0.0, augment="affine")
     return types.SimpleNamespace(**{**base, **kw})
 
 

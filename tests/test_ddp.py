@@ -30,7 +30,7 @@ LR, WD = 1e-3, 1e-4  # Adam as train_contrastive makes it
 
 def cfg(**kw):
     base = dict(batch_size=16, labeled_batch_size=4, lr=LR, weight_decay=WD, temperature=TEMPERATURE,
-                rotation=15.0, shear=10.0, scale=[0.85, 1.15], augment="affine")
+                rotation=15.0, shear=10.0, scale=[0.85, 1.15], translate=0.0, augment="affine")
     return types.SimpleNamespace(**{**base, **kw})
 
 
