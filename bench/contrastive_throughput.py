@@ -121,7 +121,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     cfg = types.SimpleNamespace(width=args.width, proj_dim=64, batch_size=args.batch_size, labeled_batch_size=0,
                                 lr=1e-3, weight_decay=1e-4, temperature=0.2, rotation=15.0, shear=10.0,
-                                scale=[0.85, 1.15], augment="affine")
+                                scale=[0.85, 1.15], translate=0.0, augment="affine")
     images, source = load_images(max(args.images, args.batch_size * 2), args.seed)
     print(f"images: {source}; batch {args.batch_size} x 2 views; width {args.width}; "
           f"{args.steps} timed steps; torch threads {torch.get_num_threads()}")
