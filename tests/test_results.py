@@ -4,11 +4,10 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import as_dvc_exp_run
-
 from src.core.errors import DataError
 from src.report import results
 from src.report.curve import summary
+from tests.conftest import as_dvc_exp_run
 
 BASE = {"active": {"target_id": 120}, "report": {"budgets": [100, 150], "auc_range": [100, 150]}, "classifier": {"w": 8}}
 

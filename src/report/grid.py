@@ -52,7 +52,7 @@ def done(folder: Path, params: dict) -> bool:
     does what the code did before: table2_rows.ADDED_PARAMS) and its results."""
     try:
         recorded = read_yaml((folder / "params.yaml").read_text(), folder / "params.yaml")
-        return (with_added_params(recorded) == with_added_params(params)
+        return (not differing_keys(with_added_params(recorded), with_added_params(params))
                 and (folder / "summary.json").exists() and (folder / "curve.csv").exists())
     except FileNotFoundError:
         return False
