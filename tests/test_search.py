@@ -46,14 +46,11 @@ def test_decide_moves_only_past_the_margin():
     assert search.decide({"8": [92.0], "16": [91.0]}, "8", 0.5) == ("8", "kept: it is the best")
 
 
-def test_search_two_knobs_from_the_chosen_values(tmp_path, monkeypatch):
+def _faked_runs(monkeypatch, tmp_path, calls):
+    """tune's `dvc exp run` faked: the score rises a lot with the width, a little with round_epochs."""
     from src.core import paths
 
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text(PARAMS)
-    calls = []
-
-    def fake_run(overrides, dvc, log_file, base_text=None):  # score: width helps a lot, round_epochs a little
+    def fake_run(overrides, dvc, log_file, base_text=None):
         as_dvc_exp_run(overrides, base_text)
         p = yaml.safe_load((tmp_path / "params.yaml").read_text())
         width = overrides.get("contrastive.width", p["contrastive"]["width"])
@@ -69,6 +66,15 @@ def test_search_two_knobs_from_the_chosen_values(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tune, "run_one", fake_run)
     monkeypatch.setattr(tune, "git_commit", lambda: "abc")
+
+
+def test_search_two_knobs_from_the_chosen_values(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(PARAMS)
+    calls = []
+
+
+    _faked_runs(monkeypatch, tmp_path, calls)
     argv = ["out", "--seeds", "0", "1", "--knob", "contrastive.width", "16@precision=bf16", "32@precision=bf16",
             "--knob", "contrastive.round_epochs", "0.5", "1"]
     assert search.main(argv) == 0
@@ -85,3 +91,25 @@ def test_search_two_knobs_from_the_chosen_values(tmp_path, monkeypatch):
     assert search.main(["out", "--seeds", "0", "1", "--knob", "contrastive.round_epochs", "2"]) == 0
     assert "| `contrastive.width` |" in (tmp_path / "out" / "search.md").read_text()
     assert search.main(["out", "--knob", "contrastive.depth", "1"]) == 2
+
+
+def test_a_search_from_other_settings_never_overwrites_runs_and_reuses_with_reuse(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(PARAMS)
+    calls = []
+    _faked_runs(monkeypatch, tmp_path, calls)
+    assert tune.main(["tunes", "--knob", "contrastive.width", "--seeds", "0", "--values", "8", "32"]) == 0
+    before = (tmp_path / "tunes" / "runs" / "contrastive.width=8-s0" / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(search.set_in_text(PARAMS, "precision", "bf16"))
+    # the same knob and value from other settings (bf16): refused, the fp32 run kept as it was
+    assert tune.main(["tunes", "--knob", "contrastive.width", "--seeds", "0", "--values", "8"]) == 2
+    assert (tmp_path / "tunes" / "runs" / "contrastive.width=8-s0" / "params.yaml").read_text() == before
+    assert len(calls) == 2
+    # a search in its own folder: the fp32 runs of the tune are not its settings, so it runs them in bf16;
+    # a second search folder reusing the first runs nothing again
+    assert search.main(["search", "--seeds", "0", "--reuse", "tunes", "--knob", "contrastive.width", "8", "32"]) == 0
+    assert len(calls) == 4 and all(c[2] == "bf16" for c in calls[2:])
+    assert search.main(["search-2", "--seeds", "0", "--reuse", "tunes", "search",
+                        "--knob", "contrastive.round_epochs", "0.25"]) == 0
+    assert len(calls) == 4 and (tmp_path / "search-2" / "runs" / "contrastive.round_epochs=0.25-s0" / "summary.json").exists()
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text())["contrastive"]["width"] == 32

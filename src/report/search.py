@@ -1,7 +1,7 @@
 """A coordinate-wise search on the validation split: several knobs, one after another.
 
-    python -m src.report.search results/tuning-quick --seeds 0 1 \\
-        --knob contrastive.pretrain_epochs 8 16 24 \\
+    python -m src.report.search results/tuning-quick/search --reuse results/tuning-quick \\
+        --seeds 0 1 --knob contrastive.pretrain_epochs 8 16 24 \\
         --knob contrastive.round_epochs 0.25 0.5 1
 
 For each knob in turn, `src.report.tune` tries its values from the settings chosen so far (the
@@ -10,7 +10,9 @@ when its mean validation AUC log-cost is at least `--margin` points higher (defa
 of one setting differ by about that much); otherwise the current value stays. params.yaml is
 edited line by line, its comments kept, so the search ends with the chosen settings in place;
 <folder>/search.md lists each knob's values, scores and decision. Resumable: runs already recorded
-are reused (src/report/tune.py). Test accuracy is never read.
+are reused, in the folder and in the `--reuse` folders (src/report/tune.py). A search starts from
+other settings than the single-knob tunes beside it, so it gets a folder of its own: its runs and
+tables never replace theirs. Test accuracy is never read.
 """
 from __future__ import annotations
 
@@ -81,6 +83,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--strategy", default="distance_cl")
     parser.add_argument("--margin", type=float, default=0.5, help="points a value must gain to replace the current")
+    parser.add_argument("--reuse", nargs="+", default=[], metavar="FOLDER",
+                        help="other tuning folders whose runs of the same params are reused")
     args = parser.parse_args(argv)
     out, params_path = Path(args.out), Path("params.yaml")
     rows = []
@@ -100,7 +104,8 @@ def main(argv=None) -> int:
             values = [here, *values]
         log(f"search: {knob} over {', '.join(values)} (current {here})")
         seed_args = [str(s) for s in args.seeds]
-        rc = tune.main([str(out), "--knob", knob, "--strategy", args.strategy, "--seeds", *seed_args, "--values", *values])
+        rc = tune.main([str(out), "--knob", knob, "--strategy", args.strategy, "--seeds", *seed_args,
+                        *(["--reuse", *args.reuse] if args.reuse else []), "--values", *values])
         if rc != 0:
             return rc
         scores = {v: tune.scores_of(out, knob, v, args.seeds) for v in values}

@@ -14,8 +14,11 @@ A value may bring companion settings, `VALUE@KEY=VALUE[@KEY=VALUE]`: `--knob con
 The report gives each value's time too: `compute s` is the run's own work (pretrain from
 metrics/pretrain.json, which a cached pretrain restores with its original seconds, plus every
 round's seconds in rounds.csv), `wall s` the whole `dvc exp run` (DVC's run cache can shorten it).
-A value whose params equal a run already recorded under <folder>/runs (e.g. the chosen value of the
-knob tuned before, in a coordinate-wise search) reuses that run's files instead of running again.
+A value whose params equal a run already recorded under <folder>/runs, or under the runs of a
+folder given with `--reuse` (e.g. the chosen value of the knob tuned before, in a coordinate-wise
+search), reuses that run's files instead of running again. A run folder that already holds a run
+of other params (the same knob and value tried from other settings) is never overwritten: the
+tune stops and says so; give such a tune its own folder.
 """
 from __future__ import annotations
 
@@ -33,8 +36,8 @@ import yaml
 from src.core import paths
 from src.core.config import read_yaml
 from src.core.log import log
-from src.report.grid import done, get_key, git_commit, record, run_one, set_key
-from src.report.table2_rows import fmt
+from src.report.grid import differing_keys, done, get_key, git_commit, record, run_one, set_key
+from src.report.table2_rows import fmt, with_added_params
 
 SCORE = "val_auc_log_cost"
 
@@ -56,9 +59,21 @@ def scores_of(out: Path, knob: str, text: str, seeds) -> list:
             for seed in seeds]
 
 
-def recorded_run(out: Path, params: dict) -> Path | None:
-    """A run folder under <out>/runs already made with exactly these params (grid.done), if any."""
-    return next((f for f in sorted((out / "runs").glob("*")) if f.is_dir() and done(f, params)), None)
+def recorded_run(folders, params: dict) -> Path | None:
+    """A run folder under <folder>/runs, for each folder in turn, already made with exactly these
+    params (grid.done), if any."""
+    return next((f for out in folders for f in sorted((Path(out) / "runs").glob("*"))
+                 if f.is_dir() and done(f, params)), None)
+
+
+def other_run(folder: Path, params: dict) -> list[str]:
+    """The keys in which the run recorded in `folder` differs from `params` ([] when the folder
+    holds no run, or a run of these params)."""
+    try:
+        recorded = read_yaml((folder / "params.yaml").read_text(), folder / "params.yaml")
+    except FileNotFoundError:
+        return []
+    return differing_keys(with_added_params(recorded), with_added_params(params))
 
 
 def parse_value(text: str) -> tuple[object, dict]:
@@ -126,6 +141,8 @@ def main(argv=None) -> int:
     parser.add_argument("--values", nargs="+", required=True, help="values to try (YAML scalars)")
     parser.add_argument("--strategy", default="distance_cl")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--reuse", nargs="+", default=[], metavar="FOLDER",
+                        help="other tuning folders whose runs of the same params are reused")
     args = parser.parse_args(argv)
     out = Path(args.out)
     params_text = Path("params.yaml").read_text()
@@ -155,7 +172,13 @@ def main(argv=None) -> int:
                     for key, val in overrides.items():
                         params = set_key(params, key, val)
                     folder = run_dir(out, args.knob, v, seed)
-                    same = None if done(folder, params) else recorded_run(out, params)
+                    taken = other_run(folder, params)
+                    if taken:
+                        log(f"error: {folder} holds a run of other params ({', '.join(taken[:5])}): the same "
+                            f"knob and value tried from other settings. Nothing overwritten; give this tune its "
+                            f"own folder (e.g. {out}/search-2) and --reuse {out}")
+                        return 2
+                    same = None if done(folder, params) else recorded_run([out, *args.reuse], params)
                     if same is not None:  # the same params were run under another knob's name
                         log(f"{args.knob}={v} seed {seed}: the same params as {same.name}: its results reused")
                         shutil.copytree(same, folder, dirs_exist_ok=True)
