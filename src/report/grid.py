@@ -47,15 +47,21 @@ def planned(base: dict, strategies: list[str], seeds: list[int]) -> list[tuple[s
     return [g for g in grid if g != default] + ([default] if default in grid else [])
 
 
-def done(folder: Path, params: dict) -> bool:
-    """The run in `folder` has these params (a key added since it ran counts with the value that
-    does what the code did before: table2_rows.ADDED_PARAMS) and its results."""
+def recorded_differences(folder: Path, params: dict) -> list[str] | None:
+    """The keys in which the run recorded in `folder` differs from `params` (None: the folder
+    records no run). A key added since it ran counts with the value that does what the code did
+    before (table2_rows.ADDED_PARAMS)."""
     try:
         recorded = read_yaml((folder / "params.yaml").read_text(), folder / "params.yaml")
-        return (not differing_keys(with_added_params(recorded), with_added_params(params))
-                and (folder / "summary.json").exists() and (folder / "curve.csv").exists())
     except FileNotFoundError:
-        return False
+        return None
+    return differing_keys(with_added_params(recorded), with_added_params(params))
+
+
+def done(folder: Path, params: dict) -> bool:
+    """The run in `folder` has these params (recorded_differences is empty) and its results."""
+    return (recorded_differences(folder, params) == []
+            and (folder / "summary.json").exists() and (folder / "curve.csv").exists())
 
 
 def run_one(overrides: dict, dvc: str, log_file, base_text: str | None = None) -> tuple[int, str]:

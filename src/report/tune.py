@@ -36,8 +36,8 @@ import yaml
 from src.core import paths
 from src.core.config import read_yaml
 from src.core.log import log
-from src.report.grid import differing_keys, done, get_key, git_commit, record, run_one, set_key
-from src.report.table2_rows import fmt, with_added_params
+from src.report.grid import done, get_key, git_commit, recorded_differences, record, run_one, set_key
+from src.report.table2_rows import fmt
 
 SCORE = "val_auc_log_cost"
 
@@ -69,11 +69,7 @@ def recorded_run(folders, params: dict) -> Path | None:
 def other_run(folder: Path, params: dict) -> list[str]:
     """The keys in which the run recorded in `folder` differs from `params` ([] when the folder
     holds no run, or a run of these params)."""
-    try:
-        recorded = read_yaml((folder / "params.yaml").read_text(), folder / "params.yaml")
-    except FileNotFoundError:
-        return []
-    return differing_keys(with_added_params(recorded), with_added_params(params))
+    return recorded_differences(folder, params) or []
 
 
 def parse_value(text: str) -> tuple[object, dict]:
