@@ -148,8 +148,14 @@ def test_runs_recorded_before_added_params_group_with_runs_after():
     assert setting_of(other) != setting_of(old)
 
 
+# keys the quick MixMNIST profile moved away from the old behaviour on purpose, chosen on the
+# validation split (issue 27: results/tuning-quick): its runs record the new value explicitly
+MOVED_BY_TUNING = {"precision": "bf16", "contrastive.translate": 0.1}
+
+
 def test_added_params_are_the_mixmnist_profiles_values():
-    """Every ADDED_PARAMS key is a param of today's params.yaml (MixMNIST quick), with that value."""
+    """Every ADDED_PARAMS key is a param of today's params.yaml (MixMNIST quick), with that value,
+    except the keys the profile's tuning moved (MOVED_BY_TUNING), which hold the tuned value."""
     from pathlib import Path
 
     import yaml
@@ -157,11 +163,12 @@ def test_added_params_are_the_mixmnist_profiles_values():
     from src.report.table2_rows import ADDED_PARAMS
 
     params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    assert set(MOVED_BY_TUNING) <= set(ADDED_PARAMS)
     for dotted, value in ADDED_PARAMS.items():
         node = params
         for part in dotted.split("."):
             node = node[part]
-        assert node == value, dotted
+        assert node == MOVED_BY_TUNING.get(dotted, value), dotted
 
 
 def test_todays_params_share_the_committed_runs_setting():
