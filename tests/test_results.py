@@ -247,3 +247,18 @@ def test_grid_warns_on_a_detached_head(tmp_path, monkeypatch, capsys):
     assert git_commit() == head
     out = capsys.readouterr()
     assert "HEAD is detached" in out.err + out.out
+
+
+def test_timing_marks_runs_restored_from_the_run_cache(tmp_path):
+    """A run whose wall time is below its rounds' work came from DVC's run cache: no negative
+    overhead, the row says so; a run that did its work keeps wall − work."""
+    write_run(tmp_path, "random", 0, [(100, 80.0, 120)])
+    write_run(tmp_path, "distance_cl", 0, [(100, 85.0, 120)])
+    for name, wall in (("random-s0", 50.0), ("distance_cl-s0", 10.0)):
+        d = tmp_path / "runs" / name
+        (d / "run.json").write_text(json.dumps({"commit": "x", "experiment": "e", "wall_seconds": wall}))
+        (d / "rounds.csv").write_text("name,seconds_train,seconds_kmeans\nr00,12.0,8.0\n")
+    text = results.timing(tmp_path, results.load_runs(tmp_path))
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ") and "-s0" in line}
+    assert rows["random-s0"] == "| random-s0 | 0 | 50 | 20 | 30 | 3 | 10.0 |"
+    assert rows["distance_cl-s0"] == "| distance_cl-s0 | 0 | 10 | 20 | - (run cache) | 3 | - |"

@@ -186,11 +186,18 @@ def timing(folder: Path, runs: list[dict]) -> str:
         except (FileNotFoundError, KeyError):
             continue
         stages = 3 + 3 * len(r["params"].get("rounds", {}))
+        if wall < work:  # stages restored from DVC's run cache: their work was done by an earlier run
+            lines.append(f"| {r['name']} | {r['summary']['rounds']} | {wall:.0f} | {work:.0f} | "
+                         f"- (run cache) | {stages} | - |")
+            continue
         lines.append(f"| {r['name']} | {r['summary']['rounds']} | {wall:.0f} | {work:.0f} | {wall - work:.0f} | "
                      f"{stages} | {(wall - work) / stages:.1f} |")
     return "\n".join(["# Where the time of each grid run went", "",
                        "Measured by the grid on the machine that made the runs (the first run of a grid "
-                       "also pays for `pretrain` when it is not cached).", ""] + lines) + "\n"
+                       "also pays for `pretrain` when it is not cached). `- (run cache)`: the run's wall "
+                       "time is below its work, because DVC restored its stages from the run cache (an "
+                       "earlier run with the same params and code, e.g. a tuning run); its work seconds are "
+                       "that earlier run's.", ""] + lines) + "\n"
 
 
 def build(folder) -> tuple[Path, Path]:
