@@ -64,8 +64,11 @@ def done(folder: Path, params: dict) -> bool:
             and (folder / "summary.json").exists() and (folder / "curve.csv").exists())
 
 
-def run_one(overrides: dict, dvc: str, log_file, base_text: str | None = None) -> tuple[int, str]:
-    """`dvc exp run -S key=value ...`, its output to `log_file`, progress lines to stdout. With
+def run_one(overrides: dict, dvc: str, log_path: Path, base_text: str | None = None) -> tuple[int, str]:
+    """`dvc exp run -S key=value ...`, its output appended to `log_path` when it ends (killed too),
+    progress lines to stdout. The log is written after the run, not during it: a log inside the
+    repository is a tracked file, and DVC applying the experiment to the workspace puts back the
+    version the run started from, which would drop whatever was appended meanwhile. With
     `base_text`, params.yaml is first reset to it: `-S` edits the workspace's params.yaml and DVC
     applies each experiment's params to the workspace, so without the reset a key one run set
     would carry into the next run that does not set it."""
@@ -74,18 +77,20 @@ def run_one(overrides: dict, dvc: str, log_file, base_text: str | None = None) -
     cmd = [dvc, "exp", "run"]
     for key, value in overrides.items():
         cmd += ["-S", f"{key}={value}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    name, tail = "", []
-    for line in proc.stdout:
-        log_file.write(line)
-        log_file.flush()
-        tail = (tail + [line])[-40:]
-        if line.startswith("Running stage 'finetune") or "accuracy" in line and "cost" in line:
-            print(f"    {line.rstrip()}", flush=True)
-        m = re.search(r"Ran experiment\(s\): (\S+)", line)
-        name = m.group(1) if m else name
-    if proc.wait() != 0:
-        sys.stderr.write("".join(tail))
+    name, lines = "", []
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Running stage 'finetune") or "accuracy" in line and "cost" in line:
+                print(f"    {line.rstrip()}", flush=True)
+            m = re.search(r"Ran experiment\(s\): (\S+)", line)
+            name = m.group(1) if m else name
+        if proc.wait() != 0:
+            sys.stderr.write("".join(lines[-40:]))
+    finally:
+        with open(log_path, "a") as log_file:
+            log_file.writelines(lines)
     return proc.returncode, name
 
 
@@ -208,29 +213,28 @@ def main(argv=None) -> int:
         return queued_grid(out, base, todo, dvc, args.jobs, args.pull)
     t_grid = time.perf_counter()
     try:
-        with open(out / "grid.log", "a") as log_file:
-            for i, (strategy, seed) in enumerate(todo, 1):
-                params = {**base, "strategy": strategy, "seed": seed}
-                folder = run_dir(out, strategy, seed)
-                if done(folder, params):
-                    log(f"[{i}/{len(todo)}] {strategy} seed {seed}: already in {folder}, skipped")
-                    continue
-                log(f"[{i}/{len(todo)}] {strategy} seed {seed}: dvc exp run ...")
-                t0 = time.perf_counter()
-                rc, name = run_one({"strategy": strategy, "seed": seed}, dvc, log_file, params_text)
-                if rc != 0:
-                    log(f"error: `dvc exp run -S strategy={strategy} -S seed={seed}` failed (exit {rc}); "
-                        f"see {out / 'grid.log'}. Finished runs are kept; rerun the command to resume.")
-                    return rc
-                seconds = round(time.perf_counter() - t0, 1)
-                try:
-                    s = record(folder, params, name, commit, seconds)
-                except RuntimeError as exc:
-                    log(f"error: {strategy} seed {seed}: {exc}")
-                    return 2
-                acc = "-" if s["accuracy"] is None else f"{s['accuracy']:.2f}%"
-                log(f"[{i}/{len(todo)}] {strategy} seed {seed}: {acc} at cost {s['cost']:g} "
-                    f"({seconds:.0f} s; grid {time.perf_counter() - t_grid:.0f} s)")
+        for i, (strategy, seed) in enumerate(todo, 1):
+            params = {**base, "strategy": strategy, "seed": seed}
+            folder = run_dir(out, strategy, seed)
+            if done(folder, params):
+                log(f"[{i}/{len(todo)}] {strategy} seed {seed}: already in {folder}, skipped")
+                continue
+            log(f"[{i}/{len(todo)}] {strategy} seed {seed}: dvc exp run ...")
+            t0 = time.perf_counter()
+            rc, name = run_one({"strategy": strategy, "seed": seed}, dvc, out / "grid.log", params_text)
+            if rc != 0:
+                log(f"error: `dvc exp run -S strategy={strategy} -S seed={seed}` failed (exit {rc}); "
+                    f"see {out / 'grid.log'}. Finished runs are kept; rerun the command to resume.")
+                return rc
+            seconds = round(time.perf_counter() - t0, 1)
+            try:
+                s = record(folder, params, name, commit, seconds)
+            except RuntimeError as exc:
+                log(f"error: {strategy} seed {seed}: {exc}")
+                return 2
+            acc = "-" if s["accuracy"] is None else f"{s['accuracy']:.2f}%"
+            log(f"[{i}/{len(todo)}] {strategy} seed {seed}: {acc} at cost {s['cost']:g} "
+                f"({seconds:.0f} s; grid {time.perf_counter() - t_grid:.0f} s)")
     finally:
         Path("params.yaml").write_text(params_text)
     build(out)

@@ -160,44 +160,43 @@ def main(argv=None) -> int:
     times = {v: ([], []) for v in values}
     try:
         out.mkdir(parents=True, exist_ok=True)
-        with open(out / "tune.log", "a") as log_file:
-            for v, (value, companions) in zip(values, parsed.values()):
-                for seed in args.seeds:
-                    overrides = {"strategy": args.strategy, "seed": seed, args.knob: value, **companions}
-                    params = {**base, "strategy": args.strategy, "seed": seed}
-                    for key, val in overrides.items():
-                        params = set_key(params, key, val)
-                    folder = run_dir(out, args.knob, v, seed)
-                    taken = other_run(folder, params)
-                    if taken:
-                        log(f"error: {folder} holds a run of other params ({', '.join(taken[:5])}): the same "
-                            f"knob and value tried from other settings. Nothing overwritten; give this tune its "
-                            f"own folder (e.g. {out}/search-2) and --reuse {out}")
+        for v, (value, companions) in zip(values, parsed.values()):
+            for seed in args.seeds:
+                overrides = {"strategy": args.strategy, "seed": seed, args.knob: value, **companions}
+                params = {**base, "strategy": args.strategy, "seed": seed}
+                for key, val in overrides.items():
+                    params = set_key(params, key, val)
+                folder = run_dir(out, args.knob, v, seed)
+                taken = other_run(folder, params)
+                if taken:
+                    log(f"error: {folder} holds a run of other params ({', '.join(taken[:5])}): the same "
+                        f"knob and value tried from other settings. Nothing overwritten; give this tune its "
+                        f"own folder (e.g. {out}/search-2) and --reuse {out}")
+                    return 2
+                same = None if done(folder, params) else recorded_run([out, *args.reuse], params)
+                if same is not None:  # the same params were run under another knob's name
+                    log(f"{args.knob}={v} seed {seed}: the same params as {same.name}: its results reused")
+                    shutil.copytree(same, folder, dirs_exist_ok=True)
+                if not done(folder, params):
+                    log(f"{args.knob}={v} seed {seed}: dvc exp run ...")
+                    t0 = time.perf_counter()
+                    rc, name = run_one(overrides, dvc, out / "tune.log", params_text)
+                    if rc != 0:
+                        log(f"error: the run failed (exit {rc}); see {out / 'tune.log'}. Rerun to resume.")
+                        return rc
+                    try:
+                        record(folder, params, name, commit, round(time.perf_counter() - t0, 1))
+                    except RuntimeError as exc:
+                        log(f"error: {args.knob}={v} seed {seed}: {exc}")
                         return 2
-                    same = None if done(folder, params) else recorded_run([out, *args.reuse], params)
-                    if same is not None:  # the same params were run under another knob's name
-                        log(f"{args.knob}={v} seed {seed}: the same params as {same.name}: its results reused")
-                        shutil.copytree(same, folder, dirs_exist_ok=True)
-                    if not done(folder, params):
-                        log(f"{args.knob}={v} seed {seed}: dvc exp run ...")
-                        t0 = time.perf_counter()
-                        rc, name = run_one(overrides, dvc, log_file, params_text)
-                        if rc != 0:
-                            log(f"error: the run failed (exit {rc}); see {out / 'tune.log'}. Rerun to resume.")
-                            return rc
-                        try:
-                            record(folder, params, name, commit, round(time.perf_counter() - t0, 1))
-                        except RuntimeError as exc:
-                            log(f"error: {args.knob}={v} seed {seed}: {exc}")
-                            return 2
-                        if paths.PRETRAIN_METRICS.exists():  # its seconds: the compute column
-                            shutil.copyfile(paths.PRETRAIN_METRICS, folder / "pretrain.json")
-                    s = json.loads((folder / "summary.json").read_text())
-                    scores[v].append(s.get(SCORE))
-                    finals[v].append(s.get("val_accuracy"))
-                    times[v][0].append(compute_seconds(folder))
-                    times[v][1].append(json.loads((folder / "run.json").read_text()).get("wall_seconds"))
-                    log(f"{args.knob}={v} seed {seed}: {SCORE} {s.get(SCORE)}")
+                    if paths.PRETRAIN_METRICS.exists():  # its seconds: the compute column
+                        shutil.copyfile(paths.PRETRAIN_METRICS, folder / "pretrain.json")
+                s = json.loads((folder / "summary.json").read_text())
+                scores[v].append(s.get(SCORE))
+                finals[v].append(s.get("val_accuracy"))
+                times[v][0].append(compute_seconds(folder))
+                times[v][1].append(json.loads((folder / "run.json").read_text()).get("wall_seconds"))
+                log(f"{args.knob}={v} seed {seed}: {SCORE} {s.get(SCORE)}")
     finally:
         Path("params.yaml").write_text(params_text)
     text = report(args.knob, scores, finals, current, times)
