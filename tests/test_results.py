@@ -134,8 +134,7 @@ def test_a_key_set_by_one_run_never_carries_into_the_next(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     base = yaml.safe_dump({"seed": 0, "strategy": "random", "classifier": {"width": 8}})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"seed": 0, "strategy": "random", "classifier": {"width": 16}}))
-    with open(tmp_path / "log", "w") as log_file:  # `true exp run -S ...`: a dvc that does nothing
-        assert run_one({"seed": 1}, "true", log_file, base) == (0, "")
+    assert run_one({"seed": 1}, "true", tmp_path / "log", base) == (0, "")  # `true exp run`: does nothing
     assert (tmp_path / "params.yaml").read_text() == base  # the width 16 a run left behind is gone
     for path in (paths.SUMMARY, paths.CURVE_CSV, paths.ROUNDS_CSV):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -262,3 +261,20 @@ def test_timing_marks_runs_restored_from_the_run_cache(tmp_path):
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ") and "-s0" in line}
     assert rows["random-s0"] == "| random-s0 | 0 | 50 | 20 | 30 | 3 | 10.0 |"
     assert rows["distance_cl-s0"] == "| distance_cl-s0 | 0 | 10 | 20 | - (run cache) | 3 | - |"
+
+
+def test_the_grid_log_keeps_each_runs_output_when_dvc_puts_the_tracked_log_back(tmp_path, monkeypatch):
+    """DVC applying an experiment restores the tracked files to the version the run started from,
+    grid.log included: run_one appends a run's output after the run, so nothing is lost."""
+    from src.report.grid import run_one
+
+    monkeypatch.chdir(tmp_path)
+    log = tmp_path / "grid.log"
+    log.write_text("earlier run\n")
+    fake_dvc = tmp_path / "dvc"
+    fake_dvc.write_text("#!/bin/sh\necho \"Running stage 'finetune@r01':\"\n"
+                        f"cp {log} {log}.start && rm {log} && cp {log}.start {log}\n"  # a new file, old content
+                        "echo 'Ran experiment(s): brisk-lamb'\n")
+    fake_dvc.chmod(0o755)
+    assert run_one({"seed": 1}, str(fake_dvc), log) == (0, "brisk-lamb")
+    assert log.read_text() == "earlier run\nRunning stage 'finetune@r01':\nRan experiment(s): brisk-lamb\n"
