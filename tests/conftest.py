@@ -53,6 +53,7 @@ def tiny_params(raw_dir: str = "data/raw") -> dict:
                             round_epochs=0.5, eval_batch_size=256)
     p["cl_classifier"].update(epochs=2, batch_size=16)
     p["rounds"] = {f"r{i:02d}": {"prev": f"r{i - 1:02d}"} for i in range(1, 4)}
+    p["precision"] = "fp32"  # width-4 layers are slower in bf16; test_precision.py runs the bf16 paths
     return p
 
 

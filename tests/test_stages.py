@@ -63,7 +63,7 @@ def test_all_stages_in_order(workdir):
     assert run_stage(pretrain) == 0
     pre = json.loads(paths.PRETRAIN_METRICS.read_text())
     assert pre["steps"] == 3 and np.isfinite(pre["loss_last"])  # ceil(166 / 64) steps for 1 epoch
-    assert pre["precision"] == "fp32"  # params.yaml's (the quick profile): recorded in each training stage's metrics
+    assert pre["precision"] == "fp32"  # params.yaml's (tiny_params sets fp32): recorded in each training stage's metrics
     for strategy in ("distance_cl", "ddu", "random"):
         set_strategy(strategy)
         run_rounds()
