@@ -66,12 +66,6 @@ def recorded_run(folders, params: dict) -> Path | None:
                  if f.is_dir() and done(f, params)), None)
 
 
-def other_run(folder: Path, params: dict) -> list[str]:
-    """The keys in which the run recorded in `folder` differs from `params` ([] when the folder
-    holds no run, or a run of these params)."""
-    return recorded_differences(folder, params) or []
-
-
 def parse_value(text: str) -> tuple[object, dict]:
     """'16@precision=bf16' -> (16, {'precision': 'bf16'}); values are YAML scalars."""
     first, *extra = text.split("@")
@@ -167,7 +161,7 @@ def main(argv=None) -> int:
                 for key, val in overrides.items():
                     params = set_key(params, key, val)
                 folder = run_dir(out, args.knob, v, seed)
-                taken = other_run(folder, params)
+                taken = recorded_differences(folder, params)  # None: no run there yet
                 if taken:
                     log(f"error: {folder} holds a run of other params ({', '.join(taken[:5])}): the same "
                         f"knob and value tried from other settings. Nothing overwritten; give this tune its "
