@@ -110,7 +110,7 @@ def test_standin_data_stages_and_a_cl_round(standin_dir):
     m = json.loads(paths.round_metrics("r01", "finetune").read_text())
     ann = json.loads(paths.round_metrics("r01", "annotate").read_text())
     stage0 = json.loads(paths.round_metrics("r00", "annotate").read_text())
-    assert ann["quota_met"] and ann["id_found"] == 3 and ann["examined"] == ann["cost"] - stage0["cost"]
+    assert ann["quota_met"] and ann["id_found"] >= 3 and ann["examined"] == ann["cost"] - stage0["cost"]
     assert 0 <= m["accuracy"] <= 1 and m["train_id"] == ann["labeled_id"] and m["cost"] == ann["cost"]
     feats = load_npz(paths.outputs("r01"))["features"]
     assert feats.shape == (len(pool["images"]), 8) and np.isfinite(feats.astype(np.float32)).all()
