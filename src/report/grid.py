@@ -10,6 +10,12 @@ whose folder already holds the same params is skipped, so a killed grid resumes 
 The default strategy and seed run last, so the workspace ends matching params.yaml. Finally the
 folder's table2.md and figure4.png are rebuilt (src/report/results.py).
 
+With --no-run-cache every run computes its own stages, from `settings` on, instead of DVC restoring
+them from its run cache (`dvc exp run --force --downstream settings`, after one plain `dvc repro
+pretrain` brings the data stages and pretraining up to date): deleting a run's folder alone makes
+DVC put back the earlier run's outputs, with none of its work or time. Use it to recompute a grid
+or to time it.
+
 With --jobs N the runs go through DVC's queue instead: each is queued (`dvc exp run --queue`, the
 raw-data folder copied into its temporary workspace with -C), then `dvc exp run --run-all --jobs N`
 executes N at a time, and src/report/collect.py copies the finished experiments into the folder
@@ -64,17 +70,21 @@ def done(folder: Path, params: dict) -> bool:
             and (folder / "summary.json").exists() and (folder / "curve.csv").exists())
 
 
-def run_one(overrides: dict, dvc: str, log_path: Path, base_text: str | None = None) -> tuple[int, str]:
+FRESH = ["--force", "--downstream", "settings"]  # run_one's `extra` for --no-run-cache: from `settings` on
+
+
+def run_one(overrides: dict, dvc: str, log_path: Path, base_text: str | None = None,
+            extra: list[str] = ()) -> tuple[int, str]:
     """`dvc exp run -S key=value ...`, its output appended to `log_path` when it ends (killed too),
     progress lines to stdout. The log is written after the run, not during it: a log inside the
     repository is a tracked file, and DVC applying the experiment to the workspace puts back the
     version the run started from, which would drop whatever was appended meanwhile. With
     `base_text`, params.yaml is first reset to it: `-S` edits the workspace's params.yaml and DVC
     applies each experiment's params to the workspace, so without the reset a key one run set
-    would carry into the next run that does not set it."""
+    would carry into the next run that does not set it. `extra`: more `dvc exp run` arguments (FRESH)."""
     if base_text is not None:
         Path("params.yaml").write_text(base_text)
-    cmd = [dvc, "exp", "run"]
+    cmd = [dvc, "exp", "run", *extra]
     for key, value in overrides.items():
         cmd += ["-S", f"{key}={value}"]
     name, lines = "", []
@@ -199,9 +209,15 @@ def main(argv=None) -> int:
     parser.add_argument("--pull", action="store_true",
                         help="with --jobs: a stage found in the run cache (`dvc fetch --run-cache`) pulls its "
                              "outputs from the DVC remote instead of running (docs/several-machines-and-gpus.md)")
+    parser.add_argument("--no-run-cache", action="store_true",
+                        help="every run computes its stages from `settings` on, none restored from DVC's run "
+                             "cache (a true recomputation, clean wall times); not with --jobs")
     args = parser.parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    if args.jobs is not None and args.no_run_cache:
+        parser.error("--no-run-cache runs in this workspace only; leave out --jobs (queued runs restore from "
+                     "the run cache)")
     out = Path(args.out)
     params_text = Path("params.yaml").read_text()
     base = read_yaml(params_text, "params.yaml")
@@ -211,6 +227,15 @@ def main(argv=None) -> int:
     todo = planned(base, args.strategies, args.seeds)
     if args.jobs is not None:
         return queued_grid(out, base, todo, dvc, args.jobs, args.pull)
+    extra = []
+    if args.no_run_cache:
+        extra = FRESH
+        log("--no-run-cache: dvc repro pretrain (the data stages and pretraining, which no run recomputes) ...")
+        with open(out / "grid.log", "a") as log_file:
+            rc = subprocess.run([dvc, "repro", "pretrain"], stdout=log_file, stderr=subprocess.STDOUT).returncode
+        if rc != 0:
+            log(f"error: `dvc repro pretrain` failed (exit {rc}); see {out / 'grid.log'}")
+            return rc
     t_grid = time.perf_counter()
     try:
         for i, (strategy, seed) in enumerate(todo, 1):
@@ -221,9 +246,9 @@ def main(argv=None) -> int:
                 continue
             log(f"[{i}/{len(todo)}] {strategy} seed {seed}: dvc exp run ...")
             t0 = time.perf_counter()
-            rc, name = run_one({"strategy": strategy, "seed": seed}, dvc, out / "grid.log", params_text)
+            rc, name = run_one({"strategy": strategy, "seed": seed}, dvc, out / "grid.log", params_text, extra)
             if rc != 0:
-                log(f"error: `dvc exp run -S strategy={strategy} -S seed={seed}` failed (exit {rc}); "
+                log(f"error: `dvc exp run {' '.join(extra) + ' ' if extra else ''}-S strategy={strategy} -S seed={seed}` failed (exit {rc}); "
                     f"see {out / 'grid.log'}. Finished runs are kept; rerun the command to resume.")
                 return rc
             seconds = round(time.perf_counter() - t0, 1)
