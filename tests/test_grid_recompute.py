@@ -5,11 +5,10 @@ import shutil
 import sys
 
 import pytest
-import yaml
 
 from src.report.grid import main as grid_main
-from tests.conftest import ROOT, make_raw, tiny_params
-from tests.test_two_clones import sh
+from tests.conftest import make_raw
+from tests.test_two_clones import project_files, sh
 
 
 def test_no_run_cache_is_refused_with_the_queue(capsys):
@@ -21,14 +20,7 @@ def test_no_run_cache_is_refused_with_the_queue(capsys):
 @pytest.mark.slow
 def test_a_deleted_run_is_not_recomputed_unless_no_run_cache(tmp_path):
     repo = tmp_path / "repo"
-    repo.mkdir()
-    for name in ("dvc.yaml", "stages", "src", ".gitignore", ".dvcignore"):
-        src = ROOT / name
-        (shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir()
-         else shutil.copy(src, repo / name))
-    params = tiny_params()
-    params["rounds"] = {"r01": {"prev": "r00"}}
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    project_files(repo)
     sh(repo, "git", "init", "-q", "-b", "main")
     sh(repo, "dvc", "init", "-q")
     sh(repo, "dvc", "config", "core.analytics", "false")

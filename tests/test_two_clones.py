@@ -31,6 +31,18 @@ def sh(cwd: Path, *cmd: str) -> str:
     return out.stdout + out.stderr
 
 
+def project_files(dest: Path) -> None:
+    """The project's pipeline (dvc.yaml, stages, src) in `dest`, with tiny params and one round."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("dvc.yaml", "stages", "src", ".gitignore", ".dvcignore"):
+        src = ROOT / name
+        (shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir()
+         else shutil.copy(src, dest / name))
+    params = tiny_params()
+    params["rounds"] = {"r01": {"prev": "r00"}}
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def machine(tmp: Path, name: str, origin: Path) -> Path:
     """`git clone` of the shared repository plus the raw files (the same bytes on every machine:
     DVC's run cache keys a stage by the hashes of its dependencies, data/raw included)."""
@@ -44,15 +56,8 @@ def machine(tmp: Path, name: str, origin: Path) -> Path:
 def test_two_machines_share_pretrain_and_one_collects_table2(tmp_path):
     origin, store = tmp_path / "origin.git", tmp_path / "dvc-store"
     seed = tmp_path / "seed"
-    seed.mkdir()
     make_raw(tmp_path / "raw")
-    for name in ("dvc.yaml", "stages", "src", ".gitignore", ".dvcignore"):
-        src = ROOT / name
-        (shutil.copytree(src, seed / name, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir()
-         else shutil.copy(src, seed / name))
-    params = tiny_params()
-    params["rounds"] = {"r01": {"prev": "r00"}}
-    (seed / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    project_files(seed)
     sh(tmp_path, "git", "init", "-q", "--bare", "-b", "main", str(origin))
     sh(seed, "git", "init", "-q", "-b", "main")
     sh(seed, "dvc", "init", "-q")
