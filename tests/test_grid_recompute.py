@@ -1,6 +1,7 @@
 """`python -m src.report.grid --no-run-cache` on tiny data, with real git and DVC: deleting a run's
 folder and running the grid again computes nothing (DVC finds the stages up to date in the workspace
-or restores them from its run cache); --no-run-cache makes the run compute its stages again, and on one machine they give the same bytes."""
+or restores them from its run cache); --no-run-cache makes the run compute its stages again, and on
+one machine they give the same bytes."""
 import shutil
 import sys
 

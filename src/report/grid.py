@@ -70,11 +70,11 @@ def done(folder: Path, params: dict) -> bool:
             and (folder / "summary.json").exists() and (folder / "curve.csv").exists())
 
 
-FRESH = ["--force", "--downstream", "settings"]  # run_one's `extra` for --no-run-cache: from `settings` on
+FRESH = ("--force", "--downstream", "settings")  # run_one's `extra` for --no-run-cache: from `settings` on
 
 
 def run_one(overrides: dict, dvc: str, log_path: Path, base_text: str | None = None,
-            extra: list[str] = ()) -> tuple[int, str]:
+            extra: tuple[str, ...] = ()) -> tuple[int, str]:
     """`dvc exp run -S key=value ...`, its output appended to `log_path` when it ends (killed too),
     progress lines to stdout. The log is written after the run, not during it: a log inside the
     repository is a tracked file, and DVC applying the experiment to the workspace puts back the
@@ -227,9 +227,8 @@ def main(argv=None) -> int:
     todo = planned(base, args.strategies, args.seeds)
     if args.jobs is not None:
         return queued_grid(out, base, todo, dvc, args.jobs, args.pull)
-    extra = []
-    if args.no_run_cache:
-        extra = FRESH
+    extra = FRESH if args.no_run_cache else ()
+    if extra:
         log("--no-run-cache: dvc repro pretrain (the data stages and pretraining, which no run recomputes) ...")
         with open(out / "grid.log", "a") as log_file:
             rc = subprocess.run([dvc, "repro", "pretrain"], stdout=log_file, stderr=subprocess.STDOUT).returncode
@@ -248,7 +247,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             rc, name = run_one({"strategy": strategy, "seed": seed}, dvc, out / "grid.log", params_text, extra)
             if rc != 0:
-                log(f"error: `dvc exp run {' '.join(extra) + ' ' if extra else ''}-S strategy={strategy} -S seed={seed}` failed (exit {rc}); "
+                log(f"error: `{' '.join(['dvc exp run', *extra])} -S strategy={strategy} -S seed={seed}` failed (exit {rc}); "
                     f"see {out / 'grid.log'}. Finished runs are kept; rerun the command to resume.")
                 return rc
             seconds = round(time.perf_counter() - t0, 1)
